@@ -1,0 +1,64 @@
+"""EstateFlow: service tickets and BPMN workflows for property-management companies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import redis
+from flask import Flask
+
+from app import cli, dbsetup, i18n, uow
+from app.accounts.api import bp as accounts_api
+from app.accounts.lockout import Lockout, MemoryLockoutStore, RedisLockoutStore
+from app.accounts.views import bp as accounts_bp
+from app.api import bp as api_bp
+from app.audit.views import bp as audit_bp
+from app.config import load_config
+from app.extensions import csrf, db, login_manager, migrate
+from app.projects.api import bp as projects_api
+from app.projects.views import bp as projects_bp
+from app.web import context, errors, security
+from app.web.views import bp as web_bp
+
+BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, projects_api)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application; ``test_config`` overrides settings read from the environment."""
+    config = load_config(test_config)
+    app = Flask(__name__, instance_path=config["INSTANCE_PATH"], instance_relative_config=False)
+    app.config.update(config)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in app.web.security, API-aware
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+    uow.init_app(app)
+
+    redis_url = app.config["REDIS_URL"]
+    app.extensions["estateflow_redis"] = redis.Redis.from_url(redis_url) if redis_url else None
+    store = (
+        RedisLockoutStore(app.extensions["estateflow_redis"])
+        if redis_url
+        else MemoryLockoutStore()
+    )
+    app.extensions["estateflow_lockout"] = Lockout(
+        store, app.config["LOGIN_MAX_FAILURES"], app.config["LOGIN_LOCKOUT_SECONDS"]
+    )
+
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    dbsetup.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    context.init_app(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    cli.init_app(app)

@@ -1,0 +1,63 @@
+"""Who may do what: one table of permissions, one decorator, one helper.
+
+Views say ``@require("users.manage")``; templates say ``can("users.manage")``. Adding a role to
+a permission is a change to :data:`PERMISSIONS`, nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user
+
+from app.accounts.roles import STAFF_ROLES, Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ADMINS = frozenset({Role.SUPER_ADMIN})
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "users.manage": ADMINS,
+    "audit.read": ADMINS | {Role.HQ},
+    "projects.manage": ADMINS,
+    "projects.read": STAFF_ROLES,
+    "processes.manage": ADMINS | {Role.PROCESS_ADMIN},
+    "tasks.work": STAFF_ROLES,
+    "tasks.reassign": ADMINS | {Role.SUPERVISOR, Role.PROJECT_MANAGER},
+    "portal.use": frozenset({Role.OWNER, Role.TENANT}),
+    "finance.read": ADMINS | {Role.FINANCE, Role.HQ, Role.PROJECT_MANAGER},
+    "gate.check": frozenset({Role.GUARD}) | ADMINS,
+    "tokens.own": frozenset(Role),
+}
+
+
+def can(permission: str, user: Any = None) -> bool:
+    """True when ``user`` (default: the signed-in user) holds a role granting ``permission``."""
+    user = current_user if user is None else user
+    if not user or not user.is_authenticated:
+        return False
+    allowed = PERMISSIONS[permission]
+    return bool(user.roles & allowed)
+
+
+def require(permission: str) -> Callable[[F], F]:
+    """View decorator: 401 (login page) when signed out, 403 without the permission."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                abort(401)
+            if not can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,87 @@
+"""Configuration read from environment variables.
+
+Every setting has a default that works on a fresh machine: SQLite under ``instance/``, no
+Redis, SMS recorded in the outbox only. Production sets ``ESTATEFLOW_ENV=production`` and the
+secrets; the adjustable clock is refused there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("ESTATEFLOW_INSTANCE", BASE_DIR / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration is unsafe or inconsistent."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` URLs (the driver we install)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment, then apply ``overrides``."""
+    env = os.environ.get("ESTATEFLOW_ENV", "development")
+    database_url = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'estateflow.sqlite3'}"
+    )
+    config: dict[str, Any] = {
+        "ENV_NAME": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-insecure-change-me"),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("ESTATEFLOW_TIMEZONE", "Asia/Shanghai"),
+        "LANGUAGES": ["zh_CN", "en"],
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env == "production",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCKOUT_SECONDS": _int("LOGIN_LOCKOUT_SECONDS", 15 * 60),
+        "PASSWORD_MIN_LENGTH": _int("PASSWORD_MIN_LENGTH", 8),
+        # "system" in production; "adjustable" lets demos and dry runs move time forward.
+        "CLOCK_MODE": os.environ.get("ESTATEFLOW_CLOCK", "system"),
+        "SCHEDULER_ENABLED": _bool("SCHEDULER_ENABLED", True),
+        "INSTANCE_PATH": str(INSTANCE_DIR),
+        "PAGE_SIZE": 20,
+        "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    }
+    if overrides:
+        config.update(overrides)
+    check_config(config)
+    return config
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Refuse configurations that would be unsafe in production."""
+    if config["ENV_NAME"] != "production":
+        return
+    if config["SECRET_KEY"] == "dev-insecure-change-me":
+        raise ConfigError("SECRET_KEY must be set in production")
+    if config["CLOCK_MODE"] != "system":
+        raise ConfigError("the adjustable clock is refused in production (ESTATEFLOW_CLOCK)")

@@ -1,0 +1,55 @@
+"""Who is asking: session or bearer token, CSRF, and the project scope of the request."""
+
+from __future__ import annotations
+
+from flask import Flask, Request, request
+from flask_login import current_user
+
+from app.accounts.models import User
+from app.accounts.operations import user_for_token
+from app.extensions import csrf, db, login_manager
+from app.scoping import set_scope
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def bearer_token(req: Request) -> str | None:
+    header = req.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+@login_manager.request_loader
+def _load_user_from_token(req: Request) -> User | None:
+    token = bearer_token(req)
+    return user_for_token(token) if token else None
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+
+    @app.before_request
+    def _protect() -> None:
+        # Bearer-token API calls carry no cookie, so they cannot be forged cross-site; every
+        # cookie-authenticated write (forms, or the API from our own pages) needs the token.
+        if request.method not in SAFE_METHODS and not (is_api_request() and bearer_token(request)):
+            csrf.protect()
+
+    @app.before_request
+    def _scope() -> None:
+        if current_user.is_authenticated:
+            set_scope(None if current_user.sees_all_projects else current_user.project_ids)
+        else:
+            set_scope(frozenset())
