@@ -33,6 +33,8 @@ class ProjectScoped:
 class ScopeRoot:
     """Mixin for the project table itself: its ``id`` is the scope."""
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+
 
 _UNRESTRICTED = "unrestricted"
 

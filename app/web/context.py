@@ -14,12 +14,18 @@ from app.accounts.permissions import can
 from app.web.navigation import nav_items
 
 
+def current_language() -> str:
+    """The code of the page's language as the switcher names it: ``zh_CN`` or ``en``."""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, Any]:
         user = current_user
         return {
-            "current_locale": str(get_locale() or "zh_CN"),
+            "current_locale": current_language(),
             "nav": nav_items(user) if user and user.is_authenticated else [],
             "can": can,
             "role_label": role_label,

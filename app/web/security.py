@@ -42,10 +42,16 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _protect() -> None:
-        # Bearer-token API calls carry no cookie, so they cannot be forged cross-site; every
-        # cookie-authenticated write (forms, or the API from our own pages) needs the token.
-        if request.method not in SAFE_METHODS and not (is_api_request() and bearer_token(request)):
-            csrf.protect()
+        # Bearer-token API calls carry no cookie, so they cannot be forged cross-site, and
+        # public API endpoints act on no session; every other write (forms, or the API from
+        # our own pages) needs the CSRF token.
+        if request.method in SAFE_METHODS:
+            return
+        if is_api_request():
+            view = app.view_functions.get(request.endpoint or "")
+            if bearer_token(request) or getattr(view, "openapi", {}).get("public"):
+                return
+        csrf.protect()
 
     @app.before_request
     def _scope() -> None:
