@@ -1,0 +1,1 @@
+"""The workflow engine: SpiffWorkflow wrapped with EstateFlow's clock, specs and checks."""

@@ -1,0 +1,272 @@
+"""The SpiffWorkflow runtime: serializer, workflow creation, stepping and timers.
+
+Pure engine code: no Flask, no database. The persistence layer stores what :func:`serialize`
+returns plus the projections computed here (:func:`next_timer_due`, the human tasks, the
+waiting messages of :mod:`app.engine.events`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.default.event_definition import (
+    TimerConditionalEventDefinitionConverter,
+)
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from app.clock import clock
+from app.engine.parsing import ExternalServiceTask
+from app.engine.scripting import create_script_engine
+from app.engine.timers import (
+    ClockCycleTimerEventDefinition,
+    ClockDurationTimerEventDefinition,
+    ClockTimeDateEventDefinition,
+    Cycle,
+    add_duration,
+    next_cycle_start,
+    parse_cycle,
+    parse_datetime,
+    timer_due,
+    timer_kind,
+)
+
+#: Written into every serialization; :func:`deserialize` refuses any other version, so a
+#: format change must come with a migration and a new constant.
+SERIALIZER_VERSION = "estateflow-1"
+
+#: Rounds of refresh + engine steps one :func:`advance` may take (cycle timers catching up).
+MAX_ADVANCE_ROUNDS = 100
+
+
+class EngineError(Exception):
+    """A request the workflow cannot honour (unknown task, task not ready, ...)."""
+
+
+class SerializationVersionError(EngineError):
+    """A serialized workflow was written by another serializer version."""
+
+
+def _config() -> dict[type, type]:
+    config = dict(SPIFF_CONFIG)
+    # Ours replace Spiff's classes but keep their typenames, so a serialization always
+    # restores into the clock-aware / externally completed specs.
+    for spiff_class in (
+        TimeDateEventDefinition,
+        DurationTimerEventDefinition,
+        CycleTimerEventDefinition,
+        ServiceTask,
+    ):
+        config.pop(spiff_class)
+    return config
+
+
+def create_serializer() -> BpmnWorkflowSerializer:
+    """A BpmnWorkflowSerializer knowing EstateFlow's specs, pinned to SERIALIZER_VERSION."""
+    registry = BpmnWorkflowSerializer.configure(_config())
+    for cls, typename in (
+        (ClockTimeDateEventDefinition, "TimeDateEventDefinition"),
+        (ClockDurationTimerEventDefinition, "DurationTimerEventDefinition"),
+        (ClockCycleTimerEventDefinition, "CycleTimerEventDefinition"),
+    ):
+        TimerConditionalEventDefinitionConverter(cls, registry, typename=typename)
+    ServiceTaskConverter(ExternalServiceTask, registry, typename="ServiceTask")
+    return BpmnWorkflowSerializer(registry, version=SERIALIZER_VERSION)
+
+
+SERIALIZER = create_serializer()
+
+
+def serialize(workflow: BpmnWorkflow) -> str:
+    """The workflow (specs, tasks, data) as JSON text tagged with SERIALIZER_VERSION."""
+    return str(SERIALIZER.serialize_json(workflow))
+
+
+def deserialize(text: str | bytes, script_engine: Any | None = None) -> BpmnWorkflow:
+    """Restore a workflow written by :func:`serialize`, attaching the restricted script engine.
+
+    Spiff's own deserialize_json would run its 1.x migrations on a foreign version and fall
+    back to an unrestricted script engine; both are refused here.
+    """
+    dct = json.loads(text)
+    version = dct.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
+    if version != SERIALIZER_VERSION:
+        raise SerializationVersionError(
+            f"workflow serialized with version {version!r}, expected {SERIALIZER_VERSION!r}"
+        )
+    workflow = SERIALIZER.from_dict(dct)
+    workflow.script_engine = script_engine or create_script_engine()
+    return workflow
+
+
+def serialize_spec(spec: BpmnProcessSpec) -> dict[str, Any]:
+    """A process spec as a JSON-serializable dict (for storing a deployment's parsed specs)."""
+    return dict(SERIALIZER.to_dict(spec))
+
+
+def deserialize_spec(dct: Mapping[str, Any]) -> BpmnProcessSpec:
+    return SERIALIZER.from_dict(json.loads(json.dumps(dct)))
+
+
+def create_workflow(
+    spec: BpmnProcessSpec,
+    subprocess_specs: Mapping[str, BpmnProcessSpec] | None = None,
+    *,
+    data: Mapping[str, Any] | None = None,
+    script_engine: Any | None = None,
+) -> BpmnWorkflow:
+    """A new instance of spec with initial data; call :func:`advance` to run it."""
+    workflow = BpmnWorkflow(
+        spec, dict(subprocess_specs or {}), script_engine=script_engine or create_script_engine()
+    )
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(dict(data or {}))
+    return workflow
+
+
+def advance(workflow: BpmnWorkflow) -> None:
+    """Let timers check the clock and run every engine task until only people, service
+    handlers or future events can move the workflow on."""
+    for _ in range(MAX_ADVANCE_ROUNDS):
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+        engine_work = any(
+            not task.task_spec.manual for task in workflow.get_tasks(state=TaskState.READY)
+        )
+        due = next_timer_due(workflow)
+        if not engine_work and (due is None or due > clock.now()):
+            return
+
+
+def get_task(workflow: BpmnWorkflow, task_id: UUID | str) -> Task:
+    """The task with that id (subprocesses included) or EngineError."""
+    try:
+        key = task_id if isinstance(task_id, UUID) else UUID(str(task_id))
+    except ValueError as exc:
+        raise EngineError(f"{task_id!r} is not a task id") from exc
+    try:
+        return workflow.get_task_from_id(key)
+    except TaskNotFoundException as exc:
+        raise EngineError(f"no task {task_id} in this workflow") from exc
+
+
+# --- timers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    task_id: UUID
+    element_id: str  # the catching element (boundary/intermediate event, event gateway)
+    name: str
+    kind: str  # timeDate | timeDuration | timeCycle
+    expression: str
+    due: datetime | None
+
+
+def _timer_definitions(task: Task) -> Iterator[TimerEventDefinition]:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition):
+        yield definition
+    elif isinstance(definition, MultipleEventDefinition):
+        for item in definition.event_definitions:
+            if isinstance(item, TimerEventDefinition):
+                yield item
+
+
+def waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
+    """Every timer the workflow waits for, with its due time."""
+    timers = []
+    for task in list(workflow.event_manager.tasks.values()):
+        if not task.has_state(TaskState.WAITING):
+            continue
+        for definition in _timer_definitions(task):
+            timers.append(
+                WaitingTimer(
+                    task_id=task.id,
+                    element_id=task.task_spec.bpmn_id,
+                    name=definition.name,
+                    kind=timer_kind(definition),
+                    expression=definition.expression,
+                    due=timer_due(definition, task.internal_data),
+                )
+            )
+    return timers
+
+
+def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+    """The earliest due time among waiting timers (None when nothing waits on time)."""
+    dues = [t.due for t in waiting_timers(workflow) if t.due is not None]
+    return min(dues) if dues else None
+
+
+def next_start_due(
+    spec: BpmnProcessSpec, after: datetime, script_engine: Any | None = None
+) -> datetime | None:
+    """When a process with a timer start event should next be started, strictly after ``after``.
+
+    timeDate: that moment, if still ahead; timeDuration: ``after`` + duration; timeCycle:
+    the next occurrence (an anchored cycle counts from its start, an unanchored one from
+    ``after``). None when the process has no timer start event or nothing is left to fire.
+    """
+    engine = script_engine or create_script_engine()
+    dues: list[datetime] = []
+    for task_spec in spec.task_specs.values():
+        if not isinstance(task_spec, StartEvent):
+            continue
+        definition = getattr(task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        value = engine.environment.evaluate(definition.expression, {})
+        due: datetime | None
+        if isinstance(definition, CycleTimerEventDefinition):
+            due = next_cycle_start(parse_cycle(value), after)
+        elif isinstance(definition, DurationTimerEventDefinition):
+            due = add_duration(after, value)
+        else:
+            when = parse_datetime(value)
+            due = when if when > after else None
+        if due is not None:
+            dues.append(due)
+    return min(dues) if dues else None
+
+
+__all__ = [
+    "MAX_ADVANCE_ROUNDS",
+    "SERIALIZER",
+    "SERIALIZER_VERSION",
+    "Cycle",
+    "EngineError",
+    "SerializationVersionError",
+    "WaitingTimer",
+    "advance",
+    "create_serializer",
+    "create_workflow",
+    "deserialize",
+    "deserialize_spec",
+    "get_task",
+    "next_start_due",
+    "next_timer_due",
+    "serialize",
+    "serialize_spec",
+    "waiting_timers",
+]
