@@ -43,9 +43,8 @@ def normalise_database_url(url: str) -> str:
 def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from the environment, then apply ``overrides``."""
     env = os.environ.get("ESTATEFLOW_ENV", "development")
-    database_url = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'estateflow.sqlite3'}"
-    )
+    default_database = f"sqlite:///{INSTANCE_DIR / 'estateflow.sqlite3'}"
+    database_url = os.environ.get("DATABASE_URL") or default_database
     config: dict[str, Any] = {
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-insecure-change-me"),
