@@ -21,8 +21,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) translations
 
 translations: $(STAMP)
-	@$(BIN)/pybabel compile --use-fuzzy -q -d app/translations 2>/dev/null || \
-		$(BIN)/pybabel compile -d app/translations
+	@$(BIN)/pybabel -q compile -d app/translations
 
 db: setup
 	$(BIN)/flask db upgrade
@@ -44,10 +43,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format app tests bench
 
-# Messages: re-extract after adding UI strings, then translate the new entries in zh_CN.
+# Messages: re-extract after adding UI strings, then translate the new empty entries in
+# app/translations/zh_CN/LC_MESSAGES/messages.po (zh_Hans_CN is a link to it: Babel's name).
 messages: $(STAMP)
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot app
-	$(BIN)/pybabel update -q -i app/translations/messages.pot -d app/translations
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --project=EstateFlow \
+		--no-wrap --sort-by-file -o app/translations/messages.pot .
+	for lang in zh_CN en; do $(BIN)/pybabel -q update -i app/translations/messages.pot \
+		-d app/translations -l $$lang --no-wrap --no-fuzzy-matching --ignore-obsolete; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
