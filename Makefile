@@ -24,7 +24,7 @@ translations: $(STAMP)
 	@$(BIN)/pybabel -q compile -d app/translations
 
 db: setup
-	$(BIN)/flask db upgrade
+	$(BIN)/flask db upgrade heads
 
 demo: db
 	$(BIN)/flask seed-demo

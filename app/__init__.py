@@ -18,10 +18,14 @@ from app.config import load_config
 from app.extensions import csrf, db, login_manager, migrate
 from app.projects.api import bp as projects_api
 from app.projects.views import bp as projects_bp
+from app.timetravel import operations as timetravel
+from app.timetravel.views import bp as timetravel_bp
+from app.timetravel.views import clock_cli
 from app.web import context, errors, security
 from app.web.views import bp as web_bp
 
-BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, projects_api)
+BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, projects_api,
+              timetravel_bp)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -38,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     i18n.init_app(app)
     uow.init_app(app)
+    timetravel.init_app(app)
 
     redis_url = app.config["REDIS_URL"]
     app.extensions["estateflow_redis"] = redis.Redis.from_url(redis_url) if redis_url else None
@@ -62,3 +67,4 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     cli.init_app(app)
+    app.cli.add_command(clock_cli)

@@ -26,7 +26,8 @@ def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _on_begin(connection: Connection) -> None:
-    if connection.dialect.name == "sqlite":
+    autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    if connection.dialect.name == "sqlite" and not autocommit:
         # IMMEDIATE takes the write lock at once: writers are serialized instead of failing
         # with "database is locked" when a reader upgrades.
         connection.exec_driver_sql("BEGIN IMMEDIATE")

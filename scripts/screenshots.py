@@ -38,7 +38,7 @@ def main() -> None:
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/shots.sqlite3",
                           "INSTANCE_PATH": tmp, "SCHEDULER_ENABLED": False})
         with app.app_context():
-            upgrade()
+            upgrade(revision="heads")
             with unit_of_work():
                 seed_demo()
         server = make_server("127.0.0.1", 0, app, threaded=True)

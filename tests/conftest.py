@@ -72,7 +72,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         "REDIS_URL": None,
     })
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
 
     def boom() -> str:
         raise RuntimeError("kaboom: an unexpected failure")

@@ -19,7 +19,7 @@ def _migrate_and_compare(url: str, instance: str) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": instance,
                       "SCHEDULER_ENABLED": False, "TESTING": True})
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         with db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(context, db.metadata)

@@ -45,7 +45,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                       "INSTANCE_PATH": str(root), "SECRET_KEY": "browser-test",
                       "SCHEDULER_ENABLED": False, "REDIS_URL": None})
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         with unit_of_work():
             seed_demo()
     server = make_server("127.0.0.1", 0, app, threaded=True)
