@@ -15,6 +15,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("ESTATEFLOW_INSTANCE", BASE_DIR / "instance"))
 
 
+#: Only for development; production refuses to start with it.
+DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105
+
+
 class ConfigError(RuntimeError):
     """Raised at start-up when the configuration is unsafe or inconsistent."""
 
@@ -47,7 +51,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     database_url = os.environ.get("DATABASE_URL") or default_database
     config: dict[str, Any] = {
         "ENV_NAME": env,
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-insecure-change-me"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
@@ -80,7 +84,7 @@ def check_config(config: dict[str, Any]) -> None:
     """Refuse configurations that would be unsafe in production."""
     if config["ENV_NAME"] != "production":
         return
-    if config["SECRET_KEY"] == "dev-insecure-change-me":
+    if config["SECRET_KEY"] == DEV_SECRET_KEY:
         raise ConfigError("SECRET_KEY must be set in production")
     if config["CLOCK_MODE"] != "system":
         raise ConfigError("the adjustable clock is refused in production (ESTATEFLOW_CLOCK)")

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.projects import operations as projects
 from app.projects.models import Project
 
-DEMO_PASSWORD = "demo-pass-2026"
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for the demo on purpose
 DEMO_PROJECT = "SUNNY"
 
 

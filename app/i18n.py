@@ -15,9 +15,7 @@ def select_locale() -> str:
         return wanted
     if current_user and current_user.is_authenticated and current_user.locale in supported:
         return str(current_user.locale)
-    best = request.accept_languages.best_match(
-        supported + ["zh", "zh-CN", "en-US", "en-GB"], default=None
-    )
+    best = request.accept_languages.best_match([*supported, "zh", "zh-CN", "en-US", "en-GB"])
     if best:
         return "en" if best.startswith("en") else "zh_CN"
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from app.extensions import db
 from app.projects.models import Building, Project, Unit
 from app.scoping import ScopeViolation, set_scope
-from app.extensions import db
-from sqlalchemy import select
 from tests.conftest import PASSWORD
 
 

@@ -13,7 +13,7 @@ from app.accounts import operations as ops
 from app.accounts.models import ApiToken, User
 from app.accounts.permissions import require
 from app.accounts.roles import ROLE_CODES
-from app.api import json_body, page_args, PAGE_QUERY
+from app.api import PAGE_QUERY, json_body, page_args
 from app.api.openapi import doc
 from app.extensions import db
 from app.uow import keep_changes_on_error

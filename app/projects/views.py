@@ -23,8 +23,9 @@ def get_project_or_404(project_id: int) -> Project:
 @require("projects.read")
 def index() -> ResponseReturnValue:
     projects = db.session.scalars(select(Project).order_by(Project.name)).all()
-    counts = dict(db.session.execute(
-        select(Unit.project_id, func.count(Unit.id)).group_by(Unit.project_id)).all())
+    rows = db.session.execute(
+        select(Unit.project_id, func.count(Unit.id)).group_by(Unit.project_id)).all()
+    counts: dict[int, int] = {project_id: count for project_id, count in rows}
     return render_template("projects/index.html", projects=projects, unit_counts=counts)
 
 
