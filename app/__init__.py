@@ -16,6 +16,9 @@ from app.api import bp as api_bp
 from app.audit.views import bp as audit_bp
 from app.config import load_config
 from app.extensions import csrf, db, login_manager, migrate
+from app.notifications.admin import bp as notifications_admin_bp
+from app.notifications.api import bp as notifications_api
+from app.notifications.views import bp as notifications_bp
 from app.projects.api import bp as projects_api
 from app.projects.views import bp as projects_bp
 from app.timetravel import operations as timetravel
@@ -25,7 +28,7 @@ from app.web import context, errors, security
 from app.web.views import bp as web_bp
 
 BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, projects_api,
-              timetravel_bp)
+              timetravel_bp, notifications_bp, notifications_admin_bp, notifications_api)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "finance.read": ADMINS | {Role.FINANCE, Role.HQ, Role.PROJECT_MANAGER},
     "gate.check": frozenset({Role.GUARD}) | ADMINS,
     "tokens.own": frozenset(Role),
+    "notifications.own": frozenset(Role),
+    "notifications.admin": ADMINS | {Role.PROCESS_ADMIN},
 }
 
 

@@ -26,6 +26,7 @@ NAV: list[NavItem] = [
     NavItem(_l("Projects"), "projects.index", "projects.read"),
     NavItem(_l("Users"), "accounts.users", "users.manage"),
     NavItem(_l("Audit trail"), "audit.index", "audit.read"),
+    NavItem(_l("Messages"), "notifications_admin.outbox", "notifications.admin"),
 ]
 
 

@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
             view = app.view_functions.get(request.endpoint or "")
             if bearer_token(request) or getattr(view, "openapi", {}).get("public"):
                 return
-        csrf.protect()
+        csrf.protect(apply_exemptions=True)  # honours @csrf.exempt (signed webhooks)
 
     @app.before_request
     def _scope() -> None:

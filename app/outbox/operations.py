@@ -1,0 +1,85 @@
+"""Outbox operations: they add and flush; the caller's unit of work commits."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app.audit.recorder import record_audit
+from app.clock import clock
+from app.errors import Conflict
+from app.extensions import db
+from app.outbox.models import FAILED, QUEUED, SENT, OutboxMessage
+
+MAX_KEY_LENGTH = 255
+
+
+def normalise_key(key: str) -> str:
+    """Keys longer than the column keep a readable prefix and a hash of the whole."""
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return f"{key[:MAX_KEY_LENGTH - 65]}#{digest}"
+
+
+def find_by_key(key: str) -> OutboxMessage | None:
+    return db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == normalise_key(key))
+    )
+
+
+def enqueue(
+    kind: str,
+    *,
+    idempotency_key: str,
+    payload: dict[str, Any] | None = None,
+    recipient: str | None = None,
+    body: str | None = None,
+    subject: str | None = None,
+    event: str | None = None,
+    project_id: int | None = None,
+    user_id: int | None = None,
+    urgent: bool = False,
+    status: str = QUEUED,
+    not_before: datetime | None = None,
+) -> OutboxMessage:
+    """Add a side effect to the outbox, or return the row already holding ``idempotency_key``.
+
+    Flushes, never sends: the dispatcher delivers after the caller's transaction commits.
+    ``status`` may be ``held`` (with ``not_before``) or ``sent`` for effects already done in
+    the transaction itself (in-app notifications).
+    """
+    key = normalise_key(idempotency_key)
+    existing = find_by_key(key)
+    if existing is not None:
+        return existing
+    now = clock.now()
+    message = OutboxMessage(
+        kind=kind, idempotency_key=key, payload=payload or {}, recipient=recipient, body=body,
+        subject=subject, event=event, project_id=project_id, user_id=user_id, urgent=urgent,
+        status=status, attempts=0, next_attempt_at=not_before or now, created_at=now,
+        sent_at=now if status == SENT else None,
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def resend(message: OutboxMessage) -> OutboxMessage:
+    """Queue a failed message again (an admin decided, after reading its error)."""
+    if message.status != FAILED:
+        raise Conflict("only failed messages can be sent again", field="status")
+    record_audit("outbox.resend", record_type="outbox_message", record_id=message.id,
+                 project_id=message.project_id,
+                 before={"status": message.status, "last_error": message.last_error,
+                         "attempts": message.attempts},
+                 after={"status": QUEUED})
+    message.status = QUEUED
+    message.attempts = 0
+    message.outcome_unknown = False
+    message.next_attempt_at = clock.now()
+    db.session.flush()
+    return message
