@@ -24,11 +24,13 @@ from app.projects.views import bp as projects_bp
 from app.timetravel import operations as timetravel
 from app.timetravel.views import bp as timetravel_bp
 from app.timetravel.views import clock_cli
+from app.uploads.views import bp as uploads_bp
 from app.web import context, errors, security
 from app.web.views import bp as web_bp
 
 BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, projects_api,
-              timetravel_bp, notifications_bp, notifications_admin_bp, notifications_api)
+              timetravel_bp, notifications_bp, notifications_admin_bp, notifications_api,
+              uploads_bp)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

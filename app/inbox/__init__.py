@@ -1,0 +1,1 @@
+"""The staff inbox: task lists per view and the task page."""
