@@ -15,7 +15,11 @@ from app.accounts.views import bp as accounts_bp
 from app.api import bp as api_bp
 from app.audit.views import bp as audit_bp
 from app.config import load_config
+from app.engine.api import bp as engine_api
+from app.engine.views import bp as processes_bp
 from app.extensions import csrf, db, login_manager, migrate
+from app.inbox.api import bp as tasks_api
+from app.inbox.views import bp as inbox_bp
 from app.notifications.admin import bp as notifications_admin_bp
 from app.notifications.api import bp as notifications_api
 from app.notifications.views import bp as notifications_bp
@@ -30,7 +34,7 @@ from app.web.views import bp as web_bp
 
 BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, projects_api,
               timetravel_bp, notifications_bp, notifications_admin_bp, notifications_api,
-              uploads_bp)
+              uploads_bp, processes_bp, engine_api, inbox_bp, tasks_api)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

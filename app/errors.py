@@ -37,3 +37,10 @@ class Conflict(DomainError):
 class NotFound(DomainError):
     status = 404
     code = "not_found"
+
+
+class Forbidden(DomainError):
+    """The signed-in user may not do this to this record."""
+
+    status = 403
+    code = "forbidden"

@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "processes.manage": ADMINS | {Role.PROCESS_ADMIN},
     "tasks.work": STAFF_ROLES,
     "tasks.reassign": ADMINS | {Role.SUPERVISOR, Role.PROJECT_MANAGER},
+    "instances.manage": ADMINS | {Role.PROCESS_ADMIN, Role.SUPERVISOR, Role.PROJECT_MANAGER},
     "portal.use": frozenset({Role.OWNER, Role.TENANT}),
     "finance.read": ADMINS | {Role.FINANCE, Role.HQ, Role.PROJECT_MANAGER},
     "gate.check": frozenset({Role.GUARD}) | ADMINS,

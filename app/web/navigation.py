@@ -23,10 +23,12 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
+    NavItem(_l("Inbox"), "inbox.index", "tasks.work"),
     NavItem(_l("Projects"), "projects.index", "projects.read"),
     NavItem(_l("Users"), "accounts.users", "users.manage"),
     NavItem(_l("Audit trail"), "audit.index", "audit.read"),
     NavItem(_l("Messages"), "notifications_admin.outbox", "notifications.admin"),
+    NavItem(_l("Processes"), "processes.index", "processes.manage"),
 ]
 
 

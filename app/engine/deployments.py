@@ -1,0 +1,196 @@
+"""Deployments: validate a bundle of processes/ and forms/, store it as an immutable version.
+
+A deployed bundle's parsed specs are stored with it; :func:`loaded_deployment` deserializes
+them once per process and deployment id (deployments never change, so the cache never goes
+stale).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from sqlalchemy import func, select
+
+from app.audit.actor import current_actor
+from app.audit.recorder import record_audit
+from app.engine.bundle import FORMS_DIR, BundleInvalid, Problem, form_path
+from app.engine.models import DeployedProcess, Deployment, DeploymentFile, ProcessInstance
+from app.engine.spiff import deserialize_spec
+from app.engine.validation import compile_bundle
+from app.errors import NotFound
+from app.extensions import db
+
+#: Which files of a directory make a bundle.
+BUNDLE_PATTERNS = ("processes/*.bpmn", "processes/*.dmn", "forms/**/*.json")
+
+
+def read_bundle(root: str | Path) -> dict[str, bytes]:
+    """The bundle files under ``root`` as {relative path: bytes}."""
+    base = Path(root)
+    files: dict[str, bytes] = {}
+    for pattern in BUNDLE_PATTERNS:
+        for path in sorted(base.glob(pattern)):
+            if path.is_file():
+                files[path.relative_to(base).as_posix()] = path.read_bytes()
+    return files
+
+
+def latest_deployment() -> Deployment | None:
+    return db.session.scalar(select(Deployment).order_by(Deployment.version.desc()).limit(1))
+
+
+def deploy(
+    files: Mapping[str, bytes], operators: Mapping[str, Iterable[str]] | None = None
+) -> tuple[Deployment, bool]:
+    """Validate ``files`` and store them as a new version; (deployment, created).
+
+    Raises :class:`app.engine.bundle.BundleInvalid` listing every problem, storing nothing.
+    Content equal to the latest version answers that version with ``created=False``.
+    """
+    if not any(path.endswith(".bpmn") for path in files):
+        raise BundleInvalid([Problem("processes/", None, "the bundle holds no BPMN file")])
+    bundle = compile_bundle(files, operators)
+    latest = latest_deployment()
+    if latest is not None and latest.content_hash == bundle.content_hash:
+        return latest, False
+    actor = current_actor()
+    deployment = Deployment(
+        version=(latest.version if latest else 0) + 1,
+        content_hash=bundle.content_hash,
+        created_by_id=actor.user_id,
+        created_by_label=actor.label,
+        specs=json.dumps(bundle.serialized_specs()),
+    )
+    db.session.add(deployment)
+    db.session.flush()
+    db.session.add_all(
+        DeploymentFile(deployment_id=deployment.id, path=path, content=content)
+        for path, content in sorted(bundle.files.items())
+    )
+    db.session.add_all(
+        DeployedProcess(
+            deployment_id=deployment.id,
+            process_id=info.id,
+            name=info.name,
+            file=info.file,
+            has_timer_start=info.timer_start,
+        )
+        for info in bundle.processes.values()
+    )
+    record_audit(
+        "processes.deploy",
+        record_type="deployment",
+        record_id=deployment.id,
+        after={"version": deployment.version, "processes": sorted(bundle.processes)},
+    )
+    db.session.flush()
+    db.session.expire(deployment, ["processes"])
+    return deployment, True
+
+
+def deploy_from_directory(root: str | Path) -> tuple[Deployment, bool]:
+    """Deploy ``processes/*.bpmn|*.dmn`` and ``forms/**/*.json`` under ``root``."""
+    return deploy(read_bundle(root))
+
+
+def deployment_for_flow(flow: str) -> Deployment:
+    """The latest deployment that contains process ``flow`` (NotFound otherwise)."""
+    deployment = db.session.scalar(
+        select(Deployment)
+        .join(DeployedProcess)
+        .where(DeployedProcess.process_id == flow)
+        .order_by(Deployment.version.desc())
+        .limit(1)
+    )
+    if deployment is None:
+        raise NotFound(f"no deployed process {flow!r}", {"flow": "no such deployed process"})
+    return deployment
+
+
+def list_deployments() -> list[tuple[Deployment, int]]:
+    """Every version, newest first, with the number of its instances (one query)."""
+    counts = (
+        select(ProcessInstance.deployment_id, func.count().label("n"))
+        .group_by(ProcessInstance.deployment_id)
+        .execution_options(all_projects=True)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Deployment, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.deployment_id == Deployment.id)
+        .order_by(Deployment.version.desc())
+    ).all()
+    return [(d, int(n)) for d, n in rows]
+
+
+# --- the in-process cache of parsed deployments ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedDeployment:
+    id: int
+    version: int
+    specs: dict[str, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]]
+    files: dict[str, bytes]
+
+    def spec(self, flow: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
+        try:
+            return self.specs[flow]
+        except KeyError as exc:
+            raise NotFound(f"process {flow!r} is not in version {self.version}") from exc
+
+    def form(self, name: str | None) -> dict[str, Any] | None:
+        """A form (JSON Schema or UI schema) named relative to ``forms/``."""
+        if not name:
+            return None
+        data = self.files.get(form_path(name))
+        return None if data is None else dict(json.loads(data))
+
+    def bpmn(self, flow_file: str) -> bytes | None:
+        return self.files.get(flow_file)
+
+    @property
+    def form_names(self) -> list[str]:
+        return [p[len(FORMS_DIR) :] for p in self.files if p.startswith(FORMS_DIR)]
+
+
+# Keyed by id and content hash: ids can come back after a rolled-back transaction (tests).
+_cache: dict[tuple[int, str], LoadedDeployment] = {}
+_cache_lock = threading.Lock()
+
+
+def loaded_deployment(deployment: Deployment) -> LoadedDeployment:
+    """The parsed specs and files of a deployment, read from the database once per process."""
+    key = (deployment.id, deployment.content_hash)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    specs_text = db.session.scalar(select(Deployment.specs).where(Deployment.id == deployment.id))
+    rows = db.session.execute(
+        select(DeploymentFile.path, DeploymentFile.content).where(
+            DeploymentFile.deployment_id == deployment.id
+        )
+    ).all()
+    files = {path: bytes(content) for path, content in rows}
+    specs = {
+        pid: (
+            deserialize_spec(entry["spec"]),
+            {name: deserialize_spec(sub) for name, sub in entry["subprocess_specs"].items()},
+        )
+        for pid, entry in json.loads(specs_text or "{}").items()
+    }
+    loaded = LoadedDeployment(deployment.id, deployment.version, specs, files)
+    with _cache_lock:
+        return _cache.setdefault(key, loaded)
+
+
+def clear_cache() -> None:
+    """Forget parsed deployments (tests that roll back deployment rows call this)."""
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,169 @@
+"""Inbox queries over human task rows: indexed, paged, and never touching workflow state.
+
+Project scoping is applied by :mod:`app.scoping`, so these only say *which* tasks of the
+visible projects a view shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
+from sqlalchemy.orm import aliased
+
+from app.accounts.models import User
+from app.accounts.permissions import can
+from app.clock import clock
+from app.engine.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
+from app.errors import FieldErrors
+from app.extensions import db
+
+VIEWS = ("mine", "roles", "unassigned", "overdue")
+
+Assignee = aliased(User)
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    view: str = "mine"
+    flow: str = ""
+    q: str = ""  # business key (prefix)
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise FieldErrors({"view": f"one of {', '.join(VIEWS)}"})
+
+
+def _role_clause(user: User) -> ColumnElement[bool]:
+    """Tasks of the user's roles; supervisors (tasks.reassign) see every role."""
+    if can("tasks.reassign", user):
+        return true()
+    roles = sorted(r.value for r in user.roles)
+    return HumanTask.role.in_(roles) if roles else false()
+
+
+def _view_clause(view: str, user: User) -> ColumnElement[bool]:
+    if view == "mine":
+        return HumanTask.assignee_id == user.id
+    if view == "roles":
+        return _role_clause(user)
+    if view == "unassigned":
+        return and_(HumanTask.assignee_id.is_(None), _role_clause(user))
+    # overdue: mine or my roles'
+    return and_(
+        HumanTask.due_at < clock.now(),
+        or_(HumanTask.assignee_id == user.id, _role_clause(user)),
+    )
+
+
+def _filters(flt: InboxFilter) -> list[ColumnElement[bool]]:
+    clauses = [HumanTask.status == TaskStatus.OPEN.value]
+    if flt.flow:
+        clauses.append(HumanTask.flow == flt.flow)
+    if flt.q:
+        clauses.append(HumanTask.business_key.startswith(flt.q.strip(), autoescape=True))
+    return clauses
+
+
+def inbox_query(user: User, flt: InboxFilter) -> Select[Any]:
+    """(HumanTask, assignee display name) rows of a view, nearest due date first."""
+    return (
+        select(HumanTask, Assignee.display_name)
+        .outerjoin(Assignee, Assignee.id == HumanTask.assignee_id)
+        .where(*_filters(flt), _view_clause(flt.view, user))
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+    )
+
+
+def inbox_counts(user: User, flt: InboxFilter) -> dict[str, int]:
+    """The number of tasks in every view (same flow/search filter), in one query."""
+    columns = [
+        func.coalesce(func.sum(case((_view_clause(view, user), 1), else_=0)), 0).label(view)
+        for view in VIEWS
+    ]
+    row = (
+        select(*columns)
+        .select_from(HumanTask)
+        .where(*_filters(InboxFilter(flow=flt.flow, q=flt.q)))
+    )
+    values = db.session.execute(row).one()
+    return {view: int(values[i]) for i, view in enumerate(VIEWS)}
+
+
+def flows_with_open_tasks() -> list[str]:
+    return list(
+        db.session.scalars(
+            select(HumanTask.flow)
+            .where(HumanTask.status == TaskStatus.OPEN.value)
+            .distinct()
+            .order_by(HumanTask.flow)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class InstanceFilter:
+    flow: str = ""
+    status: str = ""
+    project_id: int | None = None
+    q: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status and self.status not in {s.value for s in InstanceStatus}:
+            raise FieldErrors({"status": "unknown status"})
+
+
+def instance_query(flt: InstanceFilter) -> Select[tuple[ProcessInstance]]:
+    """Instances, newest first (the serialized state stays unloaded)."""
+    stmt = select(ProcessInstance).order_by(ProcessInstance.started_at.desc(),
+                                            ProcessInstance.id.desc())
+    if flt.flow:
+        stmt = stmt.where(ProcessInstance.flow == flt.flow)
+    if flt.status:
+        stmt = stmt.where(ProcessInstance.status == flt.status)
+    if flt.project_id is not None:
+        stmt = stmt.where(ProcessInstance.project_id == flt.project_id)
+    if flt.q:
+        stmt = stmt.where(ProcessInstance.business_key.startswith(flt.q.strip(), autoescape=True))
+    return stmt
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows (tuples), shaped like Flask-SQLAlchemy's Pagination for _pager.html."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.per_page - 1) // self.per_page, 1)
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def paginate_rows(stmt: Select[Any], page: int, per_page: int) -> Page:
+    """A page of ``stmt``'s rows plus the total (two queries; the count keeps the entities
+    at the top level so project scoping applies to it as well)."""
+    total = db.session.scalar(
+        stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    )
+    rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page([tuple(r) for r in rows], int(total or 0), page, per_page)

@@ -1,0 +1,111 @@
+"""What is stored next to a workflow's state: task rows, status, current steps, next timer.
+
+:func:`save_workflow` is called by :mod:`app.engine.locking` (and once by
+:func:`app.engine.runtime.start_instance`) after the engine stepped, so the projections are
+always written in the same transaction as the state they describe.
+"""
+
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from app.accounts.roles import is_known_role
+from app.clock import clock
+from app.engine import spiff
+from app.engine import tasks as engine_tasks
+from app.engine.history import record_event
+from app.engine.models import (
+    EventKind,
+    HumanTask,
+    InstanceStatus,
+    ProcessInstance,
+    TaskStatus,
+)
+from app.extensions import db
+
+STEPS_LENGTH = 500
+
+
+def open_task_rows(instance_id: int) -> list[HumanTask]:
+    return list(
+        db.session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.OPEN)
+            .order_by(HumanTask.id)
+        )
+    )
+
+
+def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow) -> list[str]:
+    """Create rows for new ready human tasks, cancel rows whose task is gone; ready titles."""
+    ready = {str(t.id): t for t in engine_tasks.ready_human_tasks(workflow)}
+    if instance.status in (InstanceStatus.CANCELLED, InstanceStatus.COMPLETED):
+        ready = {}
+    now = clock.now()
+    rows = {row.task_id: row for row in open_task_rows(instance.id)}
+    for task_id, row in rows.items():
+        if task_id not in ready:
+            row.status = TaskStatus.CANCELLED.value
+            row.completed_at = now
+            record_event(instance, EventKind.TASK_CANCELLED, row)
+    created = []
+    for task_id, human in ready.items():
+        if task_id in rows:
+            continue
+        lane = human.lane
+        row = HumanTask(
+            project_id=instance.project_id,
+            instance_id=instance.id,
+            task_id=task_id,
+            element_id=human.element_id,
+            title=human.title[:200],
+            lane=lane,
+            role=lane if lane and is_known_role(lane) else None,
+            flow=instance.flow,
+            business_key=instance.business_key,
+            candidate_user_ids=[],
+            status=TaskStatus.OPEN.value,
+            form=human.form,
+            ui_form=human.ui_form,
+            documentation=human.documentation,
+            due_at=engine_tasks.task_due_at(workflow, human.id, now),
+            created_at=now,
+        )
+        db.session.add(row)
+        created.append(row)
+    if created:
+        db.session.flush()  # ids for the events
+        for row in created:
+            record_event(instance, EventKind.TASK_CREATED, row)
+    return [h.title for h in ready.values()]
+
+
+def _waiting_steps(workflow: BpmnWorkflow) -> list[str]:
+    names = [t.task_spec.bpmn_name or t.task_spec.bpmn_id
+             for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+    if names:
+        return names
+    return [t.name or t.element_id for t in spiff.waiting_timers(workflow)]
+
+
+def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    """Store the workflow's state and every projection of it on ``instance``."""
+    now = clock.now()
+    titles = _sync_tasks(instance, workflow)
+    status = InstanceStatus(instance.status)
+    if status not in (InstanceStatus.CANCELLED, InstanceStatus.SUSPENDED,
+                      InstanceStatus.COMPLETED):
+        if workflow.is_completed():
+            instance.status = InstanceStatus.COMPLETED.value
+            instance.ended_at = now
+            record_event(instance, EventKind.FINISHED)
+        else:
+            busy = titles or engine_tasks.ready_service_tasks(workflow)
+            instance.status = (InstanceStatus.RUNNING if busy else InstanceStatus.WAITING).value
+    steps = [] if instance.finished else (titles or _waiting_steps(workflow))
+    instance.current_steps = ", ".join(steps)[:STEPS_LENGTH]
+    active = instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
+    instance.next_timer_due = spiff.next_timer_due(workflow) if active else None
+    instance.state = spiff.serialize(workflow)

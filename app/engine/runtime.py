@@ -1,0 +1,320 @@
+"""Engine operations: start instances, work on human tasks, suspend, resume and cancel.
+
+Each operation changes an instance only inside :func:`app.engine.locking.locked_instance`,
+records its history and flushes; the unit of work (request, CLI command, job) commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import nullcontext
+from typing import Any
+
+import jsonschema
+from sqlalchemy import select
+
+from app.accounts.models import User
+from app.accounts.permissions import can
+from app.audit.actor import Actor, acting_as, current_actor
+from app.clock import clock
+from app.engine import spiff
+from app.engine import tasks as engine_tasks
+from app.engine.deployments import deployment_for_flow, loaded_deployment
+from app.engine.history import data_diff, record_event
+from app.engine.locking import locked_instance
+from app.engine.models import (
+    EventKind,
+    HumanTask,
+    InstanceStatus,
+    ProcessInstance,
+    TaskStatus,
+)
+from app.engine.projections import save_workflow
+from app.errors import Conflict, FieldErrors, Forbidden, NotFound
+from app.extensions import db
+from app.projects.operations import existing_project_ids
+from app.scoping import in_scope
+
+BUSINESS_KEY_LENGTH = 64
+
+
+def schema_errors(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, str]:
+    """{field: message} for every way ``data`` breaks the JSON Schema (Draft 2020-12)."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors: dict[str, str] = {}
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
+        path = ".".join(str(p) for p in error.path)
+        if error.validator == "required":
+            missing = error.message.split("'")[1]
+            errors[f"{path}.{missing}" if path else missing] = "required"
+            continue
+        errors.setdefault(path or "form", error.message)
+    return errors
+
+
+# --- instances ------------------------------------------------------------------------------
+
+
+def start_instance(
+    flow: str,
+    project_id: int,
+    data: Mapping[str, Any] | None = None,
+    business_key: str | None = None,
+    actor: Actor | None = None,
+) -> ProcessInstance:
+    """Start ``flow`` (latest deployed version) in a project and run it to its first wait."""
+    with acting_as(actor) if actor is not None else nullcontext():
+        if project_id not in existing_project_ids({project_id}) or not in_scope(project_id):
+            raise FieldErrors({"project_id": "no such project"})
+        if business_key is not None and len(business_key) > BUSINESS_KEY_LENGTH:
+            raise FieldErrors({"business_key": f"at most {BUSINESS_KEY_LENGTH} characters"})
+        deployment = deployment_for_flow(flow)
+        spec, subprocess_specs = loaded_deployment(deployment).spec(flow)
+        workflow = spiff.create_workflow(spec, subprocess_specs, data=dict(data or {}))
+        who = current_actor()
+        instance = ProcessInstance(
+            project_id=project_id,
+            flow=flow,
+            deployment_id=deployment.id,
+            business_key=business_key,
+            status=InstanceStatus.RUNNING.value,
+            started_by_id=who.user_id,
+            started_by_label=who.label,
+            started_at=clock.now(),
+            state="",
+        )
+        db.session.add(instance)
+        db.session.flush()
+        record_event(instance, EventKind.STARTED, data={"data": dict(data or {}),
+                                                        "version": deployment.version})
+        spiff.advance(workflow)
+        save_workflow(instance, workflow)
+        db.session.flush()
+        return instance
+
+
+def get_instance(instance_id: int) -> ProcessInstance:
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None or not in_scope(instance.project_id):
+        raise NotFound(f"no process instance {instance_id}")
+    return instance
+
+
+def suspend_instance(instance_id: int) -> ProcessInstance:
+    """Stop an instance: its tasks cannot be worked on and its timers do not fire."""
+    with locked_instance(instance_id, load=False) as locked:
+        instance = locked.instance
+        if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
+            raise Conflict(f"a {instance.status} process cannot be suspended")
+        instance.status = InstanceStatus.SUSPENDED.value
+        instance.next_timer_due = None
+        record_event(instance, EventKind.SUSPENDED)
+    return instance
+
+
+def resume_instance(instance_id: int) -> ProcessInstance:
+    """Let a suspended instance go on (timers that fell due meanwhile fire now)."""
+    with locked_instance(instance_id) as locked:
+        instance = locked.instance
+        if instance.status != InstanceStatus.SUSPENDED:
+            raise Conflict(f"a {instance.status} process cannot be resumed")
+        instance.status = InstanceStatus.RUNNING.value
+        record_event(instance, EventKind.RESUMED)
+    return instance
+
+
+def cancel_instance(instance_id: int, reason: str) -> ProcessInstance:
+    """End an instance for good; its open tasks are cancelled."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise FieldErrors({"reason": "required"})
+    with locked_instance(instance_id) as locked:
+        instance = locked.instance
+        if instance.finished:
+            raise Conflict(f"this process is already {instance.status}")
+        assert locked.workflow is not None
+        locked.workflow.cancel()
+        instance.status = InstanceStatus.CANCELLED.value
+        instance.cancel_reason = reason[:500]
+        instance.ended_at = clock.now()
+        record_event(instance, EventKind.CANCELLED, data={"reason": reason})
+    return instance
+
+
+# --- human tasks ----------------------------------------------------------------------------
+
+
+def get_task_row(task_row_id: int) -> HumanTask:
+    """A task row the current user may see (NotFound otherwise)."""
+    task = db.session.get(HumanTask, task_row_id)
+    if task is None or not in_scope(task.project_id):
+        raise NotFound(f"no task {task_row_id}")
+    return task
+
+
+def _reload(task_row_id: int) -> HumanTask:
+    task = db.session.scalar(
+        select(HumanTask)
+        .where(HumanTask.id == task_row_id)
+        .execution_options(populate_existing=True)
+    )
+    if task is None:
+        raise NotFound(f"no task {task_row_id}")
+    return task
+
+
+def may_work_on(task: HumanTask, user: User) -> bool:
+    """Holds the task's role, is a candidate or the assignee, or may reassign tasks."""
+    return (
+        task.assignee_id == user.id
+        or user.id in (task.candidate_user_ids or [])
+        or (task.role is not None and user.has_role(task.role))
+        or can("tasks.reassign", user)
+    )
+
+
+def _require_open(task: HumanTask) -> None:
+    if task.status == TaskStatus.COMPLETED:
+        who = _user_label(task.completed_by_id)
+        raise Conflict(f"This task was already completed by {who}.")
+    if task.status != TaskStatus.OPEN:
+        raise Conflict("This task is no longer open (the process moved on or was cancelled).")
+    instance = task.instance
+    if instance.status == InstanceStatus.SUSPENDED:
+        raise Conflict("This process is suspended; its tasks cannot be worked on.")
+
+
+def _user_label(user_id: int | None) -> str:
+    if user_id is None:
+        return "someone else"
+    user = db.session.get(User, user_id)
+    return user.display_name if user is not None else "someone else"
+
+
+def _lock_task(task_row_id: int, *, load: bool) -> Any:
+    """locked_instance for the instance of a visible task."""
+    return locked_instance(get_task_row(task_row_id).instance_id, load=load)
+
+
+def _eligible_user(user_id: int, task: HumanTask, field: str) -> User:
+    target = db.session.get(User, user_id)
+    if target is None or not target.active:
+        raise FieldErrors({field: "no such active user"})
+    if not (target.sees_all_projects or task.project_id in target.project_ids):
+        raise FieldErrors({field: "this user has no access to the task's project"})
+    return target
+
+
+def claim_task(task_row_id: int, user: User) -> HumanTask:
+    """Take an open task: it moves to the user's own inbox."""
+    with _lock_task(task_row_id, load=False) as locked:
+        task = _reload(task_row_id)
+        _require_open(task)
+        if not may_work_on(task, user):
+            raise Forbidden("This task is for another role.")
+        if task.assignee_id == user.id:
+            return task
+        if task.assignee_id is not None:
+            raise Conflict(f"This task was already claimed by {_user_label(task.assignee_id)}.")
+        task.assignee_id = user.id
+        task.claimed_at = clock.now()
+        record_event(locked.instance, EventKind.CLAIMED, task)
+    return task
+
+
+def release_task(task_row_id: int, user: User) -> HumanTask:
+    """Give a claimed task back to its role's shared inbox."""
+    with _lock_task(task_row_id, load=False) as locked:
+        task = _reload(task_row_id)
+        _require_open(task)
+        if task.assignee_id is None:
+            return task
+        if task.assignee_id != user.id and not can("tasks.reassign", user):
+            raise Forbidden("Only the assignee or a supervisor can release this task.")
+        previous = task.assignee_id
+        task.assignee_id = None
+        task.claimed_at = None
+        record_event(locked.instance, EventKind.RELEASED, task, {"from": previous})
+    return task
+
+
+def reassign_task(task_row_id: int, to_user_id: int, user: User) -> HumanTask:
+    """A supervisor gives the task to someone (permission tasks.reassign)."""
+    if not can("tasks.reassign", user):
+        raise Forbidden("You may not reassign tasks.")
+    with _lock_task(task_row_id, load=False) as locked:
+        task = _reload(task_row_id)
+        _require_open(task)
+        target = _eligible_user(to_user_id, task, "user_id")
+        previous = task.assignee_id
+        task.assignee_id = target.id
+        task.claimed_at = clock.now()
+        record_event(locked.instance, EventKind.REASSIGNED, task,
+                     {"from": previous, "to": target.id})
+    return task
+
+
+def delegate_task(task_row_id: int, to_user_id: int, user: User) -> HumanTask:
+    """The assignee hands the task to a colleague, who becomes a candidate and the assignee."""
+    with _lock_task(task_row_id, load=False) as locked:
+        task = _reload(task_row_id)
+        _require_open(task)
+        if task.assignee_id != user.id and not can("tasks.reassign", user):
+            raise Forbidden("Claim the task before delegating it.")
+        target = _eligible_user(to_user_id, task, "user_id")
+        task.candidate_user_ids = sorted({*(task.candidate_user_ids or []), target.id})
+        previous = task.assignee_id
+        task.assignee_id = target.id
+        task.claimed_at = clock.now()
+        record_event(locked.instance, EventKind.DELEGATED, task,
+                     {"from": previous, "to": target.id})
+    return task
+
+
+def task_schema(task: HumanTask) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(JSON Schema, UI schema) of a task's form, from its instance's deployment."""
+    loaded = loaded_deployment(task.instance.deployment)
+    return loaded.form(task.form), loaded.form(task.ui_form)
+
+
+def complete_task(task_row_id: int, data: Mapping[str, Any], user: User) -> HumanTask:
+    """Validate ``data`` against the task's form and complete it; the engine moves on.
+
+    FieldErrors (422) when the data does not fit the form, Conflict (409) when someone else
+    completed the task first; nothing changes in either case.
+    """
+    if not isinstance(data, Mapping):
+        raise FieldErrors({"data": "a JSON object is required"})
+    with _lock_task(task_row_id, load=True) as locked:
+        task = _reload(task_row_id)
+        _require_open(task)
+        if task.assignee_id not in (None, user.id) and not can("tasks.reassign", user):
+            raise Forbidden(f"This task is assigned to {_user_label(task.assignee_id)}.")
+        if not may_work_on(task, user):
+            raise Forbidden("This task is for another role.")
+        schema, _ui = task_schema(task)
+        if schema is not None:
+            errors = schema_errors(schema, data)
+            if errors:
+                raise FieldErrors(errors)
+        workflow = locked.workflow
+        assert workflow is not None
+        try:
+            spiff_task = spiff.get_task(workflow, task.task_id)
+        except spiff.EngineError as exc:
+            raise Conflict("This task is no longer part of the process.") from exc
+        before = dict(spiff_task.data)
+        try:
+            engine_tasks.complete_user_task(workflow, task.task_id, dict(data))
+        except spiff.EngineError as exc:
+            raise Conflict(f"This task cannot be completed now: {exc}") from exc
+        now = clock.now()
+        task.status = TaskStatus.COMPLETED.value
+        task.completed_at = now
+        task.completed_by_id = user.id
+        if task.assignee_id is None:
+            task.assignee_id = user.id
+            task.claimed_at = now
+        record_event(locked.instance, EventKind.COMPLETED, task,
+                     data_diff(before, dict(spiff_task.data)))
+    return task

@@ -1,0 +1,51 @@
+"""Fixtures for the runtime tests: the small bundles, a deployed ticket flow, API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.audit.actor import Actor, acting_as
+from app.engine import deployments
+from app.engine.deployments import read_bundle
+from app.engine.models import Deployment
+from tests.conftest import PASSWORD
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+BUNDLE_MIN = FIXTURES / "bundle_min"
+BUNDLE_REPAIR = FIXTURES / "bpmn" / "bundle"
+
+
+@pytest.fixture(autouse=True)
+def fresh_spec_cache() -> Iterator[None]:
+    deployments.clear_cache()
+    yield
+    deployments.clear_cache()
+
+
+@pytest.fixture
+def bundle_min() -> dict[str, bytes]:
+    return read_bundle(BUNDLE_MIN)
+
+
+@pytest.fixture
+def deployed(db_session: Any, bundle_min: dict[str, bytes]) -> Deployment:
+    with acting_as(Actor(None, "test")):
+        deployment, _ = deployments.deploy(bundle_min)
+    return deployment
+
+
+@pytest.fixture
+def token_headers(client: Any) -> Callable[[str], dict[str, str]]:
+    """token_headers("cs1") → Authorization header of a fresh API token of that user."""
+
+    def make(username: str) -> dict[str, str]:
+        response = client.post("/api/v1/auth/token",
+                               json={"username": username, "password": PASSWORD, "name": "t"})
+        assert response.status_code == 201, response.get_json()
+        return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+    return make
