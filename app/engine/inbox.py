@@ -15,7 +15,13 @@ from sqlalchemy.orm import aliased
 from app.accounts.models import User
 from app.accounts.permissions import can
 from app.clock import clock
-from app.engine.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
+from app.engine.models import (
+    HumanTask,
+    InstanceStatus,
+    ProcessInstance,
+    TaskCandidate,
+    TaskStatus,
+)
 from app.errors import FieldErrors
 from app.extensions import db
 
@@ -36,24 +42,38 @@ class InboxFilter:
 
 
 def _role_clause(user: User) -> ColumnElement[bool]:
-    """Tasks of the user's roles; supervisors (tasks.reassign) see every role."""
+    """Open to the user's roles (tasks restricted to candidates excepted); supervisors
+    (tasks.reassign) see every role's tasks."""
     if can("tasks.reassign", user):
         return true()
     roles = sorted(r.value for r in user.roles)
-    return HumanTask.role.in_(roles) if roles else false()
+    if not roles:
+        return false()
+    return and_(HumanTask.role.in_(roles), HumanTask.restricted.is_(False))
+
+
+def _candidate_clause(user: User) -> ColumnElement[bool]:
+    """Unassigned tasks restricted to a set of users that includes ``user``."""
+    mine = select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id)
+    return and_(HumanTask.assignee_id.is_(None), HumanTask.id.in_(mine))
+
+
+def _mine_clause(user: User) -> ColumnElement[bool]:
+    return or_(HumanTask.assignee_id == user.id, _candidate_clause(user))
 
 
 def _view_clause(view: str, user: User) -> ColumnElement[bool]:
     if view == "mine":
-        return HumanTask.assignee_id == user.id
+        return _mine_clause(user)
     if view == "roles":
-        return _role_clause(user)
+        return or_(_role_clause(user), _candidate_clause(user))
     if view == "unassigned":
-        return and_(HumanTask.assignee_id.is_(None), _role_clause(user))
+        return and_(HumanTask.assignee_id.is_(None),
+                    or_(_role_clause(user), _candidate_clause(user)))
     # overdue: mine or my roles'
     return and_(
         HumanTask.due_at < clock.now(),
-        or_(HumanTask.assignee_id == user.id, _role_clause(user)),
+        or_(_mine_clause(user), _role_clause(user)),
     )
 
 

@@ -10,7 +10,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, event
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -169,6 +179,8 @@ class HumanTask(ProjectScoped, db.Model):  # type: ignore[name-defined]
     flow: Mapped[str] = mapped_column(String(100))
     business_key: Mapped[str | None] = mapped_column(String(64))
     candidate_user_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    #: True when only the candidates (and reassigners) may work on it: not in role inboxes.
+    restricted: Mapped[bool] = mapped_column(default=False)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     status: Mapped[str] = mapped_column(String(16), default=TaskStatus.OPEN.value)
     form: Mapped[str | None] = mapped_column(String(300))
@@ -191,6 +203,17 @@ class HumanTask(ProjectScoped, db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<HumanTask {self.id} {self.element_id} {self.status}>"
+
+
+class TaskCandidate(db.Model):  # type: ignore[name-defined]
+    """A user who may work on a restricted task (indexed for the "mine" inbox)."""
+
+    __tablename__ = "task_candidate"
+    __table_args__ = (UniqueConstraint("task_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
 
 
 class InstanceEvent(ProjectScoped, db.Model):  # type: ignore[name-defined]

@@ -21,6 +21,7 @@ from app.engine.models import (
     HumanTask,
     InstanceStatus,
     ProcessInstance,
+    TaskCandidate,
     TaskStatus,
 )
 from app.extensions import db
@@ -55,6 +56,7 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow) -> list[str]:
         if task_id in rows:
             continue
         lane = human.lane
+        candidates, assignee = engine_tasks.task_people(workflow, human.id)
         row = HumanTask(
             project_id=instance.project_id,
             instance_id=instance.id,
@@ -65,7 +67,10 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow) -> list[str]:
             role=lane if lane and is_known_role(lane) else None,
             flow=instance.flow,
             business_key=instance.business_key,
-            candidate_user_ids=[],
+            candidate_user_ids=candidates,
+            restricted=bool(candidates),
+            assignee_id=assignee,
+            claimed_at=now if assignee else None,
             status=TaskStatus.OPEN.value,
             form=human.form,
             ui_form=human.ui_form,
@@ -76,7 +81,9 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow) -> list[str]:
         db.session.add(row)
         created.append(row)
     if created:
-        db.session.flush()  # ids for the events
+        db.session.flush()  # ids for the events and candidates
+        db.session.add_all(TaskCandidate(task_id=row.id, user_id=user_id)
+                           for row in created for user_id in row.candidate_user_ids)
         for row in created:
             record_event(instance, EventKind.TASK_CREATED, row)
     return [h.title for h in ready.values()]

@@ -164,13 +164,13 @@ def _reload(task_row_id: int) -> HumanTask:
 
 
 def may_work_on(task: HumanTask, user: User) -> bool:
-    """Holds the task's role, is a candidate or the assignee, or may reassign tasks."""
-    return (
-        task.assignee_id == user.id
-        or user.id in (task.candidate_user_ids or [])
-        or (task.role is not None and user.has_role(task.role))
-        or can("tasks.reassign", user)
-    )
+    """Is the assignee or a candidate, holds the task's role (unless the task is restricted
+    to candidates), or may reassign tasks."""
+    if task.assignee_id == user.id or can("tasks.reassign", user):
+        return True
+    if task.restricted:
+        return user.id in (task.candidate_user_ids or [])
+    return task.role is not None and user.has_role(task.role)
 
 
 def _require_open(task: HumanTask) -> None:

@@ -108,6 +108,53 @@ def task_due_at(
     return add_duration(now or clock.now(), value)
 
 
+#: Properties naming who may work on a task: user ids, as a literal ("12" or "12,15") or an
+#: expression over task data ("=requester_id", "=[technician_id, supervisor_id]").
+CANDIDATES_PROPERTY = "candidates"
+ASSIGNEE_PROPERTY = "assignee"
+
+
+def _user_ids(value: Any) -> list[int]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, int | str):
+        value = [value]
+    ids: list[int] = []
+    for item in value:
+        for part in str(item).split(","):
+            part = part.strip()
+            if part:
+                ids.append(int(part))
+    return ids
+
+
+def task_people(workflow: BpmnWorkflow, task_id: UUID | str) -> tuple[list[int], int | None]:
+    """(candidate user ids, assignee id) from the task's ``candidates``/``assignee`` properties.
+
+    Candidates restrict a task to those users (plus supervisors who may reassign); an assignee
+    puts it straight into that user's inbox. An expression that yields nothing means no
+    restriction, so a diagram can say ``=technician_id`` before anyone accepted.
+    """
+    task = get_task(workflow, task_id)
+    properties = task_properties(task.task_spec)
+    people: list[list[int]] = []
+    for name in (CANDIDATES_PROPERTY, ASSIGNEE_PROPERTY):
+        raw = properties.get(name)
+        if not raw:
+            people.append([])
+            continue
+        is_expression, text = split_expression(raw)
+        value = workflow.script_engine.evaluate(task, text) if is_expression else text
+        try:
+            people.append(_user_ids(value))
+        except (TypeError, ValueError) as exc:
+            raise EngineError(
+                f"{task.task_spec.bpmn_id}: {name} must give user ids, got {value!r}"
+            ) from exc
+    candidates, assignee = people
+    return candidates, (assignee[0] if assignee else None)
+
+
 def complete_user_task(
     workflow: BpmnWorkflow, task_id: UUID | str, data: dict[str, Any] | None = None
 ) -> Task:
