@@ -15,6 +15,7 @@ from app.clock import clock
 from app.engine import runtime
 from app.engine.inbox import VIEWS, InboxFilter, inbox_counts, inbox_query, paginate_rows
 from app.engine.models import HumanTask
+from app.engine.projections import open_task_rows
 
 bp = Blueprint("tasks_api", __name__, url_prefix="/api/v1/tasks")
 
@@ -114,7 +115,13 @@ def delegate(task_id: int) -> ResponseReturnValue:
 @bp.post("/<int:task_id>/complete")
 @require("tasks.work")
 @doc("Complete a task with its form data (422 naming each invalid field; 409 if someone "
-     "else completed it first)", tags=("tasks",), request=COMPLETE, response=TASK)
+     "else completed it first); next_tasks lists the instance's open tasks I may do next",
+     tags=("tasks",), request=COMPLETE,
+     response={**TASK, "properties": {**TASK["properties"],
+                                      "next_tasks": {"type": "array", "items": TASK}}})
 def complete(task_id: int) -> ResponseReturnValue:
     body = json_body(COMPLETE)
-    return jsonify(task_json(runtime.complete_task(task_id, body["data"], current_user)))
+    task = runtime.complete_task(task_id, body["data"], current_user)
+    following = [t for t in open_task_rows(task.instance_id)
+                 if runtime.may_work_on(t, current_user)]
+    return jsonify({**task_json(task), "next_tasks": [task_json(t) for t in following]})

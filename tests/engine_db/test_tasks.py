@@ -223,3 +223,17 @@ def test_instance_rows_hold_projections(db_session, estate):
     assert row.status == "running" and row.next_timer_due is None
     assert row.lock_version >= 1 and row.started_by_label == "system"
     assert row.started_at == clock.now()
+
+
+def test_completing_names_the_next_task_i_may_do(client, estate, token_headers):
+    a, _b, _users = estate
+    sup, cs = token_headers("sup"), token_headers("cs")
+    _start(client, cs, a, key="N-1")
+    [task] = _tasks(client, cs, q="N-1")["items"]
+    done = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=cs,
+                       json={"data": {"category": "plumbing", "urgent": False}}).get_json()
+    assert done["next_tasks"] == []  # the repair is for technicians, not customer service
+    [repair] = _tasks(client, sup, q="N-1")["items"]
+    done = client.post(f"/api/v1/tasks/{repair['id']}/complete", headers=sup,
+                       json={"data": {"fixed": True}}).get_json()
+    assert [t["element_id"] for t in done["next_tasks"]] == ["Review"]

@@ -1,0 +1,315 @@
+"""Engine throughput and inbox latency (issue 3).
+
+Prints, for SQLite and PostgreSQL:
+  (a) instances started and taken through 3 user tasks per second, in one process;
+  (b) the same loop with the bare SpiffWorkflow library and no database, and the ratio;
+  (c) p50/p95 of the "my roles" inbox page with 1,000,000 completed and 20,000 open tasks;
+  (d) over HTTP against gunicorn (2 workers): start → list my tasks → 3 completions through
+      /api/v1 with 1 and 8 concurrent clients: instances/s, p50/p95 per request, server CPU
+      milliseconds per instance.
+
+Usage: .venv/bin/python -m bench.engine [--db sqlite|postgres|both] [--parts abcd]
+       [--instances N] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+
+from app.accounts import operations as accounts
+from app.accounts.models import User
+from app.audit.actor import Actor, acting_as
+from app.clock import clock
+from app.engine import runtime, spiff
+from app.engine import tasks as engine_tasks
+from app.engine.deployments import deploy, read_bundle
+from app.engine.inbox import InboxFilter, inbox_query, paginate_rows
+from app.engine.models import HumanTask, ProcessInstance
+from app.engine.parsing import create_parser
+from app.engine.projections import open_task_rows
+from app.extensions import db
+from app.projects import operations as projects
+from app.uow import unit_of_work
+from bench.common import ROOT, bench_database, make_app, percentile, summary
+
+BUNDLE = ROOT / "tests" / "fixtures" / "bundle_min"
+FLOW = "ticket"
+TASK_DATA = {
+    "Accept": {"category": "plumbing", "urgent": False},
+    "Repair": {"fixed": True, "hours": 1.5},
+    "Review": {"approved": True},
+}
+PASSWORD = "bench-password-1"
+
+
+def setup(app: Any) -> tuple[int, int]:
+    """Project, a supervisor who may work on every task, the deployed ticket flow."""
+    with app.app_context(), acting_as(Actor(None, "bench")), unit_of_work():
+        project = projects.create_project("BENCH", "Bench estate")
+        building = projects.add_building(project, "1号楼")
+        projects.add_unit(building, "101")
+        user = accounts.create_user("bench", PASSWORD, "Bench", ["supervisor"], [project.id])
+        deploy(read_bundle(BUNDLE))
+        return project.id, user.id
+
+
+def part_a(app: Any, project_id: int, user_id: int, count: int) -> float:
+    """Instances through 3 user tasks per second, each step its own transaction."""
+    with app.app_context(), acting_as(Actor(user_id, "bench")):
+        user = db.session.get(User, user_id)
+        start = time.perf_counter()
+        for i in range(count):
+            with unit_of_work():
+                instance = runtime.start_instance(FLOW, project_id, {}, f"B-{i}")
+                instance_id = instance.id
+            for _ in range(3):
+                with unit_of_work():
+                    [task] = open_task_rows(instance_id)
+                    runtime.complete_task(task.id, TASK_DATA[task.element_id], user)
+        elapsed = time.perf_counter() - start
+    return count / elapsed
+
+
+def part_b(count: int) -> float:
+    """The same loop on the bare library: parse once, run and complete in memory."""
+    files = read_bundle(BUNDLE)
+    parser = create_parser({k: v for k, v in files.items() if k.endswith(".bpmn")})
+    spec, subprocesses = parser.get_spec(FLOW), parser.get_subprocess_specs(FLOW)
+    start = time.perf_counter()
+    for _ in range(count):
+        workflow = spiff.create_workflow(spec, subprocesses, data={})
+        spiff.advance(workflow)
+        for _ in range(3):
+            [task] = engine_tasks.ready_human_tasks(workflow)
+            engine_tasks.complete_user_task(workflow, task.id, TASK_DATA[task.element_id])
+            spiff.advance(workflow)
+        assert workflow.is_completed()
+    return count / (time.perf_counter() - start)
+
+
+def part_c(app: Any, project_id: int, user_id: int, completed: int, open_: int,
+           samples: int = 200) -> list[float]:
+    """Inbox page latency with many finished and open tasks in the table."""
+    with app.app_context():
+        instance_rows = 10_000
+        now = clock.now()
+        with unit_of_work():
+            db.session.execute(insert(ProcessInstance), [
+                {"project_id": project_id, "flow": FLOW, "deployment_id": 1,
+                 "business_key": f"I-{i}", "status": "running", "current_steps": "",
+                 "state": "{}", "lock_version": 1, "started_by_label": "bench",
+                 "started_at": now} for i in range(instance_rows)])
+        first = db.session.scalar(select(func.min(ProcessInstance.id))
+                                  .where(ProcessInstance.business_key == "I-0"))
+        roles = ["customer_service", "technician", "supervisor", "finance"]
+        batch = 50_000
+        for offset in range(0, completed + open_, batch):
+            rows = []
+            for i in range(offset, min(offset + batch, completed + open_)):
+                is_open = i >= completed
+                rows.append({
+                    "project_id": project_id, "instance_id": first + (i % instance_rows),
+                    "task_id": f"{i:036d}", "element_id": "Repair", "title": "Repair",
+                    "lane": roles[i % 4], "role": roles[i % 4], "flow": FLOW,
+                    "business_key": f"I-{i % instance_rows}", "candidate_user_ids": [],
+                    "restricted": False, "status": "open" if is_open else "completed",
+                    "due_at": now, "created_at": now,
+                })
+            with unit_of_work():
+                db.session.execute(insert(HumanTask), rows)
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        # A technician: the plain "my roles" view (supervisors see every role).
+        tech = accounts.create_user("tech-bench", PASSWORD, "Tech", ["technician"],
+                                    [project_id])
+        db.session.commit()
+        user = db.session.get(User, tech.id)
+        flt = InboxFilter(view="roles")
+        timings = []
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            page = paginate_rows(inbox_query(user, flt), 1, 20)
+            assert page.items
+            timings.append(time.perf_counter() - t0)
+            db.session.rollback()
+    return timings
+
+
+# --- HTTP against gunicorn -----------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cpu_ms(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except FileNotFoundError:
+            continue
+    return total * 1000 / ticks
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+class Client:
+    def __init__(self, port: int, token: str) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.timings: list[float] = []
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        t0 = time.perf_counter()
+        self.conn.request(method, path, body=None if body is None else json.dumps(body),
+                          headers=self.headers)
+        response = self.conn.getresponse()
+        payload = response.read()
+        self.timings.append(time.perf_counter() - t0)
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")
+        return json.loads(payload) if payload else None
+
+    def one_instance(self, project_id: int, key: str) -> None:
+        """Start → list my tasks → complete the three tasks (each answer names the next)."""
+        self.call("POST", "/api/v1/instances",
+                  {"flow": FLOW, "project_id": project_id, "business_key": key, "data": {}})
+        tasks = self.call("GET", f"/api/v1/tasks?view=roles&q={key}")["items"]
+        for _ in range(3):
+            task = tasks[0]
+            answer = self.call("POST", f"/api/v1/tasks/{task['id']}/complete",
+                               {"data": TASK_DATA[task["element_id"]]})
+            tasks = answer["next_tasks"]
+        assert not tasks
+
+
+def part_d(url: str, project_id: int, per_client: int, clients: int) -> dict[str, float]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "SCHEDULER_ENABLED": "false",
+           "ESTATEFLOW_INSTANCE": tempfile.mkdtemp(), "REDIS_URL": ""}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level",
+         "warning", "wsgi:app"], cwd=ROOT, env=env)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("POST", "/api/v1/auth/token", body=json.dumps(
+            {"username": "bench", "password": PASSWORD, "name": "bench"}),
+            headers={"Content-Type": "application/json"})
+        token = json.loads(conn.getresponse().read())["token"]
+        pids = [server.pid, *_children(server.pid)]
+        warm = Client(port, token)
+        warm.one_instance(project_id, f"W-{clients}")
+        cpu_before = _cpu_ms(pids)
+        workers = [Client(port, token) for _ in range(clients)]
+        errors: list[BaseException] = []
+
+        def run(index: int, client: Client) -> None:
+            try:
+                for i in range(per_client):
+                    client.one_instance(project_id, f"H{clients}-{index}-{i}")
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(workers)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+        cpu = _cpu_ms(pids) - cpu_before
+        if errors:
+            raise errors[0]
+        timings = [t for c in workers for t in c.timings]
+        instances = per_client * clients
+        return {"instances_per_s": instances / elapsed,
+                "p50_ms": percentile(timings, 50) * 1000, "p95_ms": percentile(timings, 95) * 1000,
+                "cpu_ms_per_instance": cpu / instances}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--parts", default="abcd")
+    parser.add_argument("--instances", type=int, default=300)
+    parser.add_argument("--completed", type=int, default=1_000_000)
+    parser.add_argument("--open", type=int, default=20_000)
+    parser.add_argument("--http-instances", type=int, default=200)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    bare = None
+    if "b" in args.parts:
+        bare = part_b(args.instances)
+        print(f"(b) bare SpiffWorkflow, no database: {bare:.1f} instances/s")
+        results["bare_instances_per_s"] = bare
+    for kind in kinds:
+        with bench_database(kind) as url:
+            app = make_app(url)
+            project_id, user_id = setup(app)
+            out: dict[str, Any] = {}
+            if "a" in args.parts:
+                rate = part_a(app, project_id, user_id, args.instances)
+                out["instances_per_s"] = rate
+                line = f"[{kind}] (a) {rate:.1f} instances/s through 3 user tasks"
+                if bare:
+                    out["overhead_ratio"] = bare / rate
+                    line += f"; (b) ratio bare/ours = {bare / rate:.2f}"
+                print(line, flush=True)
+            if "d" in args.parts:
+                for clients in (1, 8):
+                    per_client = max(1, args.http_instances // clients)
+                    figures = part_d(url, project_id, per_client, clients)
+                    out[f"http_{clients}_clients"] = figures
+                    print(f"[{kind}] (d) {clients} client(s): "
+                          f"{figures['instances_per_s']:.1f} instances/s, per request "
+                          f"p50 {figures['p50_ms']:.1f} ms p95 {figures['p95_ms']:.1f} ms, "
+                          f"server CPU {figures['cpu_ms_per_instance']:.1f} ms/instance",
+                          flush=True)
+            if "c" in args.parts:
+                timings = part_c(app, project_id, user_id, args.completed, args.open)
+                out["inbox_p50_ms"] = percentile(timings, 50) * 1000
+                out["inbox_p95_ms"] = percentile(timings, 95) * 1000
+                print(f"[{kind}] (c) 'my roles' inbox page with {args.completed:,} completed "
+                      f"and {args.open:,} open tasks: {summary(timings)}", flush=True)
+            results[kind] = out
+            with app.app_context():
+                db.engine.dispose()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
