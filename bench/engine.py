@@ -37,11 +37,12 @@ from app.clock import clock
 from app.engine import runtime, spiff
 from app.engine import tasks as engine_tasks
 from app.engine.deployments import deploy, read_bundle
-from app.engine.inbox import InboxFilter, inbox_query, paginate_rows
+from app.engine.inbox import InboxFilter, inbox_query
 from app.engine.models import HumanTask, ProcessInstance
 from app.engine.parsing import create_parser
 from app.engine.projections import open_task_rows
 from app.extensions import db
+from app.pagination import paginate_rows
 from app.projects import operations as projects
 from app.uow import unit_of_work
 from bench.common import ROOT, bench_database, make_app, percentile, summary

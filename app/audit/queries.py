@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
 from io import BytesIO
 
 from openpyxl import Workbook
 from sqlalchemy import Select, select
 
 from app.audit.models import AuditEvent
-from app.errors import FieldErrors
+from app.dates import day_bound
 
 
 @dataclass(frozen=True)
@@ -22,15 +21,6 @@ class AuditFilter:
     since: str = ""
     until: str = ""
 
-    def _date(self, field: str, value: str, end: bool) -> datetime | None:
-        if not value:
-            return None
-        try:
-            day = datetime.strptime(value, "%Y-%m-%d").date()
-        except ValueError as exc:
-            raise FieldErrors({field: "use the form YYYY-MM-DD"}) from exc
-        return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
-
     def query(self) -> Select[tuple[AuditEvent]]:
         stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         if self.user:
@@ -41,8 +31,8 @@ class AuditFilter:
             stmt = stmt.where(AuditEvent.record_id == self.record_id)
         if self.action:
             stmt = stmt.where(AuditEvent.action == self.action)
-        since = self._date("since", self.since, end=False)
-        until = self._date("until", self.until, end=True)
+        since = day_bound("since", self.since, end=False)
+        until = day_bound("until", self.until, end=True)
         if since:
             stmt = stmt.where(AuditEvent.at >= since)
         if until:

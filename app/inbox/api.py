@@ -13,9 +13,10 @@ from app.api import PAGE_QUERY, json_body, page_args
 from app.api.openapi import doc
 from app.clock import clock
 from app.engine import runtime
-from app.engine.inbox import VIEWS, InboxFilter, inbox_counts, inbox_query, paginate_rows
+from app.engine.inbox import VIEWS, InboxFilter, inbox_counts, inbox_query
 from app.engine.models import HumanTask
 from app.engine.projections import open_task_rows
+from app.pagination import paginate_rows
 
 bp = Blueprint("tasks_api", __name__, url_prefix="/api/v1/tasks")
 

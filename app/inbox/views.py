@@ -18,11 +18,12 @@ from app.engine import runtime
 from app.engine.deployments import loaded_deployment
 from app.engine.diagram import render_svg
 from app.engine.history import timeline
-from app.engine.inbox import VIEWS, InboxFilter, inbox_counts, inbox_query, paginate_rows
+from app.engine.inbox import VIEWS, InboxFilter, inbox_counts, inbox_query
 from app.engine.models import DeployedProcess, HumanTask, TaskStatus
 from app.errors import DomainError, FieldErrors
 from app.extensions import db
 from app.inbox.formrender import parse_form, render_form
+from app.pagination import paginate_rows
 from app.web.context import current_language
 
 bp = Blueprint("inbox", __name__)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -13,7 +12,8 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, or_, select
 
 from app.accounts.permissions import require
-from app.errors import DomainError, FieldErrors
+from app.dates import day_bound
+from app.errors import DomainError
 from app.extensions import db
 from app.notifications import channels
 from app.notifications.quiet import quiet_hours, set_quiet_hours, settings_for
@@ -38,15 +38,6 @@ class OutboxFilter:
     since: str = ""
     until: str = ""
 
-    def _date(self, field: str, value: str, end: bool) -> datetime | None:
-        if not value:
-            return None
-        try:
-            day = datetime.strptime(value, "%Y-%m-%d").date()
-        except ValueError as exc:
-            raise FieldErrors({field: "use the form YYYY-MM-DD"}) from exc
-        return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
-
     def query(self) -> Select[tuple[OutboxMessage]]:
         stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(),
                                               OutboxMessage.id.desc())
@@ -62,8 +53,8 @@ class OutboxFilter:
             stmt = stmt.where(OutboxMessage.recipient.contains(self.recipient, autoescape=True))
         if self.event:
             stmt = stmt.where(OutboxMessage.event == self.event)
-        since = self._date("since", self.since, end=False)
-        until = self._date("until", self.until, end=True)
+        since = day_bound("since", self.since, end=False)
+        until = day_bound("until", self.until, end=True)
         if since:
             stmt = stmt.where(OutboxMessage.created_at >= since)
         if until:
