@@ -25,6 +25,7 @@ from app.notifications.api import bp as notifications_api
 from app.notifications.views import bp as notifications_bp
 from app.projects.api import bp as projects_api
 from app.projects.views import bp as projects_bp
+from app.records.web import BLUEPRINTS as RECORDS_BLUEPRINTS
 from app.timetravel import operations as timetravel
 from app.timetravel.views import bp as timetravel_bp
 from app.timetravel.views import clock_cli
@@ -34,7 +35,8 @@ from app.web.views import bp as web_bp
 
 BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, projects_api,
               timetravel_bp, notifications_bp, notifications_admin_bp, notifications_api,
-              uploads_bp, processes_bp, engine_api, inbox_bp, tasks_api)
+              uploads_bp, processes_bp, engine_api, inbox_bp, tasks_api,
+              *RECORDS_BLUEPRINTS)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

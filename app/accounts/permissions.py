@@ -34,6 +34,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tokens.own": frozenset(Role),
     "notifications.own": frozenset(Role),
     "notifications.admin": ADMINS | {Role.PROCESS_ADMIN},
+    "records.read": STAFF_ROLES,
+    "records.manage": ADMINS | {Role.CUSTOMER_SERVICE, Role.SUPERVISOR, Role.PROJECT_MANAGER},
+    "records.reveal": ADMINS | {Role.SUPERVISOR, Role.PROJECT_MANAGER},
+    "records.admin": ADMINS | {Role.PROJECT_MANAGER},
 }
 
 
