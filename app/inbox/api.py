@@ -27,7 +27,7 @@ TASK_PROPERTIES: dict[str, Any] = {
     "assignee_id": {"type": ["integer", "null"]}, "status": {"type": "string"},
     "due_at": {"type": ["string", "null"]}, "overdue": {"type": "boolean"},
     "created_at": {"type": "string"}, "project_id": {"type": "integer"}}
-TASK = {"type": "object", "properties": TASK_PROPERTIES}
+TASK: dict[str, Any] = {"type": "object", "properties": TASK_PROPERTIES}
 TASK_DETAIL = {"type": "object", "properties": {
     **TASK_PROPERTIES, "schema": {"type": ["object", "null"]},
     "ui_schema": {"type": ["object", "null"]}, "documentation": {"type": ["string", "null"]}}}

@@ -15,6 +15,7 @@ from sqlalchemy import Select, exists, func, select
 
 from app.errors import FieldErrors
 from app.extensions import db
+from app.pagination import Page
 from app.projects.models import Building, Unit
 from app.records import protect
 from app.records import validation as v
@@ -110,34 +111,6 @@ class CustomerFilter:
             stmt = stmt.where(Customer.id.in_(select(CustomFieldValue.customer_id).where(
                 CustomFieldValue.field_id == field.id, CustomFieldValue.value == self.value)))
         return stmt.order_by(Customer.name, Customer.id)
-
-
-@dataclass
-class Page:
-    items: list[Customer]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max((self.total + self.per_page - 1) // self.per_page, 1)
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def search(project_id: int, flt: CustomerFilter, page: int = 1, per_page: int = 20) -> Page:
