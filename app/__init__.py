@@ -15,6 +15,7 @@ from app.accounts.views import bp as accounts_bp
 from app.api import bp as api_bp
 from app.audit.views import bp as audit_bp
 from app.config import load_config
+from app.engine import scheduler
 from app.engine.api import bp as engine_api
 from app.engine.views import bp as processes_bp
 from app.extensions import csrf, db, login_manager, migrate
@@ -25,6 +26,7 @@ from app.notifications.api import bp as notifications_api
 from app.notifications.views import bp as notifications_bp
 from app.projects.api import bp as projects_api
 from app.projects.views import bp as projects_bp
+from app.records.retention import anonymise_expired
 from app.records.web import BLUEPRINTS as RECORDS_BLUEPRINTS
 from app.timetravel import operations as timetravel
 from app.timetravel.views import bp as timetravel_bp
@@ -79,3 +81,6 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     cli.init_app(app)
     app.cli.add_command(clock_cli)
+    # Timers, timer starts, outbox and daily jobs; started in-process only if SCHEDULER_ENABLED.
+    scheduler.register_daily_job("records.anonymise_expired", anonymise_expired)
+    scheduler.init_app(app)

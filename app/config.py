@@ -70,6 +70,10 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # "system" in production; "adjustable" lets demos and dry runs move time forward.
         "CLOCK_MODE": os.environ.get("ESTATEFLOW_CLOCK", "system"),
         "SCHEDULER_ENABLED": _bool("SCHEDULER_ENABLED", True),
+        # Real seconds between scheduler passes (timers fire within about this of being due).
+        "SCHEDULER_TIMER_SECONDS": float(os.environ.get("SCHEDULER_TIMER_SECONDS") or 2),
+        "SCHEDULER_OUTBOX_SECONDS": float(os.environ.get("SCHEDULER_OUTBOX_SECONDS") or 5),
+        "SCHEDULER_DAILY_HOUR": _int("SCHEDULER_DAILY_HOUR", 3),
         "INSTANCE_PATH": str(INSTANCE_DIR),
         "PAGE_SIZE": 20,
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,

@@ -10,13 +10,14 @@ from flask.typing import ResponseReturnValue
 from app.accounts.permissions import require
 from app.api import PAGE_QUERY, json_body, page_args
 from app.api.openapi import doc
-from app.engine import runtime
+from app.engine import incidents, messaging, runtime
 from app.engine.bundle import BundleInvalid, Problem
 from app.engine.deployments import deploy, list_deployments
 from app.engine.inbox import InstanceFilter, instance_query
-from app.engine.models import Deployment, ProcessInstance
+from app.engine.models import Deployment, Incident, ProcessInstance
 from app.errors import FieldErrors
 from app.extensions import db
+from app.scoping import in_scope
 
 bp = Blueprint("engine_api", __name__, url_prefix="/api/v1")
 
@@ -166,3 +167,125 @@ def resume(instance_id: int) -> ResponseReturnValue:
 def cancel(instance_id: int) -> ResponseReturnValue:
     body = json_body(CANCEL)
     return jsonify(instance_json(runtime.cancel_instance(instance_id, body["reason"])))
+
+
+# --- messages and signals ---------------------------------------------------------------------
+
+MESSAGE = {"type": "object", "required": ["name", "correlation"], "additionalProperties": False,
+           "properties": {
+               "name": {"type": "string", "minLength": 1, "maxLength": 200},
+               "correlation": {"type": "object", "description":
+                               "correlation property → value, e.g. {\"ticket_no\": \"BX-1\"}"},
+               "payload": {"type": ["object", "null"]},
+               "project_id": {"type": ["integer", "null"], "description":
+                              "limits the receivers; required when the message starts a flow"}}}
+SIGNAL = {"type": "object", "required": ["name", "project_id"], "additionalProperties": False,
+          "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200},
+                         "project_id": {"type": "integer"},
+                         "payload": {"type": ["object", "null"]}}}
+SIGNAL_RESULT = {"type": "object", "properties": {
+    "name": {"type": "string"}, "project_id": {"type": "integer"},
+    "instances": {"type": "integer", "description": "how many instances caught it"}}}
+
+
+@bp.post("/messages")
+@require("instances.manage")
+@doc("Deliver a message to the instance waiting for it with that correlation (or start the "
+     "flow whose start event catches it); 404 when nothing waits for it",
+     tags=("processes",), request=MESSAGE, response=INSTANCE)
+def post_message() -> ResponseReturnValue:
+    body = json_body(MESSAGE)
+    instance = messaging.send_message(body["name"], body["correlation"], body.get("payload"),
+                                      body.get("project_id"))
+    return jsonify(instance_json(instance))
+
+
+@bp.post("/signals")
+@require("instances.manage")
+@doc("Throw a signal to every instance of a project waiting for it (e.g. a building-wide "
+     "outage notice)", tags=("processes",), request=SIGNAL, response=SIGNAL_RESULT)
+def post_signal() -> ResponseReturnValue:
+    body = json_body(SIGNAL)
+    if not in_scope(body["project_id"]):
+        raise FieldErrors({"project_id": "no such project"})
+    caught = messaging.broadcast_signal(body["name"], body["project_id"], body.get("payload"))
+    return jsonify({"name": body["name"], "project_id": body["project_id"],
+                    "instances": caught})
+
+
+# --- incidents ---------------------------------------------------------------------------------
+
+INCIDENT_FIELDS: dict[str, Any] = {
+    "id": {"type": "integer"}, "instance_id": {"type": "integer"},
+    "project_id": {"type": "integer"}, "flow": {"type": "string"},
+    "status": {"type": "string", "enum": ["open", "resolved"]},
+    "resolution": {"type": ["string", "null"], "enum": ["retried", "skipped", None]},
+    "task_id": {"type": ["string", "null"]}, "element_id": {"type": ["string", "null"]},
+    "element_name": {"type": ["string", "null"]}, "error_type": {"type": "string"},
+    "message": {"type": "string"}, "occurrences": {"type": "integer"},
+    "created_at": {"type": "string"}, "last_failed_at": {"type": "string"},
+    "resolved_at": {"type": ["string", "null"]}}
+INCIDENT = {"type": "object", "properties": INCIDENT_FIELDS}
+INCIDENT_DETAIL = {"type": "object", "properties": {
+    **INCIDENT_FIELDS, "traceback": {"type": "string"},
+    "data": {"type": ["object", "null"]}}}
+RETRY = {"type": "object", "additionalProperties": False, "properties": {
+    "data": {"type": ["object", "null"],
+             "description": "replaces the failing task's data before it runs again"}}}
+
+
+def incident_json(i: Incident, detail: bool = False) -> dict[str, Any]:
+    body = {"id": i.id, "instance_id": i.instance_id, "project_id": i.project_id,
+            "flow": i.instance.flow, "status": i.status, "resolution": i.resolution,
+            "task_id": i.task_id, "element_id": i.element_id, "element_name": i.element_name,
+            "error_type": i.error_type, "message": i.message, "occurrences": i.occurrences,
+            "created_at": _iso(i.created_at), "last_failed_at": _iso(i.last_failed_at),
+            "resolved_at": _iso(i.resolved_at)}
+    if detail:
+        body.update(traceback=i.traceback, data=i.data)
+    return body
+
+
+@bp.get("/incidents")
+@require("processes.manage")
+@doc("Incidents (status=open (default) | resolved), newest first", tags=("processes",),
+     query={**PAGE_QUERY, "status": {"type": "string", "enum": ["open", "resolved"]}},
+     response={"type": "object", "properties": {
+         "items": {"type": "array", "items": INCIDENT}, "total": {"type": "integer"},
+         "page": {"type": "integer"}, "pages": {"type": "integer"}}})
+def list_incidents() -> ResponseReturnValue:
+    page, per_page = page_args()
+    status = request.args.get("status", "open")
+    if status not in ("open", "resolved"):
+        raise FieldErrors({"status": "open or resolved"})
+    result = db.paginate(incidents.incident_query(status), page=page, per_page=per_page,
+                         error_out=False)
+    return jsonify({"items": [incident_json(i) for i in result.items], "total": result.total,
+                    "page": result.page, "pages": result.pages})
+
+
+@bp.get("/incidents/<int:incident_id>")
+@require("processes.manage")
+@doc("One incident with its traceback and the failing task's data", tags=("processes",),
+     response=INCIDENT_DETAIL)
+def get_incident(incident_id: int) -> ResponseReturnValue:
+    return jsonify(incident_json(incidents.get_incident(incident_id), detail=True))
+
+
+@bp.post("/incidents/<int:incident_id>/retry")
+@require("processes.manage")
+@doc("Run the failing step again, optionally with corrected task data; the incident stays "
+     "open (one more occurrence) if it fails again", tags=("processes",), request=RETRY,
+     response=INCIDENT_DETAIL)
+def retry_incident(incident_id: int) -> ResponseReturnValue:
+    body = json_body(RETRY) if request.get_data() else {}
+    incident = incidents.retry_incident(incident_id, body.get("data"))
+    return jsonify(incident_json(incident, detail=True))
+
+
+@bp.post("/incidents/<int:incident_id>/skip")
+@require("processes.manage")
+@doc("Complete the failing step without running it (not for gateways)", tags=("processes",),
+     response=INCIDENT_DETAIL)
+def skip_incident(incident_id: int) -> ResponseReturnValue:
+    return jsonify(incident_json(incidents.skip_incident(incident_id), detail=True))

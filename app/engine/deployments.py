@@ -21,13 +21,16 @@ from app.audit.actor import current_actor
 from app.audit.recorder import record_audit
 from app.engine.bundle import FORMS_DIR, BundleInvalid, Problem, form_path
 from app.engine.models import DeployedProcess, Deployment, DeploymentFile, ProcessInstance
+from app.engine.services import operator_requirements
 from app.engine.spiff import deserialize_spec
 from app.engine.validation import compile_bundle
 from app.errors import NotFound
 from app.extensions import db
+from app.notifications.templates import validate_templates
 
 #: Which files of a directory make a bundle.
-BUNDLE_PATTERNS = ("processes/*.bpmn", "processes/*.dmn", "forms/**/*.json")
+BUNDLE_PATTERNS = ("processes/*.bpmn", "processes/*.dmn", "forms/**/*.json",
+                   "notifications/**/*.json", "notifications/**/*.txt")
 
 
 def read_bundle(root: str | Path) -> dict[str, bytes]:
@@ -50,12 +53,23 @@ def deploy(
 ) -> tuple[Deployment, bool]:
     """Validate ``files`` and store them as a new version; (deployment, created).
 
+    Service tasks are checked against ``operators`` (default: the registered operators of
+    :mod:`app.engine.services`); ``notifications/`` templates with
+    :func:`app.notifications.templates.validate_templates`.
     Raises :class:`app.engine.bundle.BundleInvalid` listing every problem, storing nothing.
     Content equal to the latest version answers that version with ``created=False``.
     """
     if not any(path.endswith(".bpmn") for path in files):
         raise BundleInvalid([Problem("processes/", None, "the bundle holds no BPMN file")])
-    bundle = compile_bundle(files, operators)
+    template_problems = validate_templates(
+        {p: c for p, c in files.items() if p.startswith("notifications/")})
+    try:
+        bundle = compile_bundle(
+            files, operator_requirements() if operators is None else operators)
+    except BundleInvalid as exc:
+        raise BundleInvalid(exc.problems + template_problems) from exc
+    if template_problems:
+        raise BundleInvalid(template_problems)
     latest = latest_deployment()
     if latest is not None and latest.content_hash == bundle.content_hash:
         return latest, False
@@ -95,7 +109,7 @@ def deploy(
 
 
 def deploy_from_directory(root: str | Path) -> tuple[Deployment, bool]:
-    """Deploy ``processes/*.bpmn|*.dmn`` and ``forms/**/*.json`` under ``root``."""
+    """Deploy ``processes/*.bpmn|*.dmn``, ``forms/**/*.json`` and ``notifications/**``."""
     return deploy(read_bundle(root))
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.engine import spiff
 from app.engine.models import InstanceStatus, ProcessInstance
 from app.engine.projections import save_workflow
+from app.engine.stepping import step
 from app.errors import Conflict, NotFound
 from app.extensions import db
 
@@ -42,47 +43,62 @@ class Locked:
     save: bool = True
 
 
-def _redis_lock(instance_id: int) -> Any:
+class InstanceBusy(Conflict):
+    """``skip_locked``: another worker holds the instance right now (the scheduler moves on)."""
+
+
+def _redis_lock(instance_id: int, *, wait: bool = True) -> Any:
     client = current_app.extensions.get("estateflow_redis") if has_app_context() else None
     if client is None:
         return nullcontext()
     return client.lock(
         f"estateflow:instance:{instance_id}",
         timeout=REDIS_LOCK_TIMEOUT,
+        blocking=wait,
         blocking_timeout=REDIS_LOCK_WAIT,
     )
 
 
-def lock_instance_row(instance_id: int, *, with_state: bool) -> ProcessInstance:
+def lock_instance_row(
+    instance_id: int, *, with_state: bool, skip_locked: bool = False
+) -> ProcessInstance:
     """The instance row, locked for this transaction and re-read from the database."""
     stmt = (
         select(ProcessInstance)
         .where(ProcessInstance.id == instance_id)
-        .with_for_update(of=ProcessInstance)
+        .with_for_update(of=ProcessInstance, skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     )
     if with_state:
         stmt = stmt.options(undefer(ProcessInstance.state))
     instance = db.session.scalar(stmt)
     if instance is None:
+        if skip_locked and db.session.get(ProcessInstance, instance_id) is not None:
+            raise InstanceBusy("This process is busy. Try again in a moment.")
         raise NotFound(f"no process instance {instance_id}")
     return instance
 
 
 @contextmanager
-def locked_instance(instance_id: int, *, load: bool = True) -> Iterator[Locked]:
+def locked_instance(
+    instance_id: int, *, load: bool = True, skip_locked: bool = False
+) -> Iterator[Locked]:
     """Lock an instance, load its workflow (``load=False``: the row only), yield it, then step
     the engine and save the state with its projections — or, if the block raises, save nothing.
+
+    ``skip_locked`` (the scheduler): raise :class:`InstanceBusy` at once instead of waiting
+    when another worker holds the instance (``SKIP LOCKED`` / a non-blocking Redis lock).
     """
     try:
-        with _redis_lock(instance_id):
-            instance = lock_instance_row(instance_id, with_state=load)
+        with _redis_lock(instance_id, wait=not skip_locked):
+            instance = lock_instance_row(instance_id, with_state=load, skip_locked=skip_locked)
             workflow = spiff.deserialize(instance.state) if load else None
             locked = Locked(instance, workflow)
             yield locked
             if workflow is not None and locked.save:
                 if instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
-                    spiff.advance(workflow)
+                    # Runs service tasks too; a failing step becomes an incident, not an error.
+                    step(instance, workflow)
                 save_workflow(instance, workflow)
             db.session.flush()
     except StaleDataError as exc:
@@ -90,4 +106,4 @@ def locked_instance(instance_id: int, *, load: bool = True) -> Iterator[Locked]:
             "Someone else changed this process at the same time. Reload and try again."
         ) from exc
     except LockError as exc:  # Redis: the lock stayed busy longer than REDIS_LOCK_WAIT
-        raise Conflict("This process is busy. Try again in a moment.") from exc
+        raise InstanceBusy("This process is busy. Try again in a moment.") from exc

@@ -61,6 +61,11 @@ class EventKind(StrEnum):
     CANCELLED = "cancelled"  # the instance was cancelled
     SUSPENDED = "suspended"
     RESUMED = "resumed"
+    SERVICE_RUN = "service_run"  # a service task's handler ran
+    MESSAGE = "message"  # a message or signal was delivered
+    INCIDENT = "incident"  # an automatic step failed
+    INCIDENT_RETRIED = "incident_retried"
+    INCIDENT_SKIPPED = "incident_skipped"
 
 
 class Deployment(db.Model):  # type: ignore[name-defined]
@@ -245,3 +250,99 @@ class HistoryIsAppendOnly(Exception):
 @event.listens_for(InstanceEvent, "before_delete")
 def _refuse_changes(*_: Any) -> None:
     raise HistoryIsAppendOnly("instance events are never changed or deleted")
+
+
+class TimerStartSchedule(ProjectScoped, db.Model):  # type: ignore[name-defined]
+    """When the scheduler next starts a process with a timer start event, in one project.
+
+    One row per (process, active project): a timer-start flow (a monthly billing run, a
+    quarterly inspection) runs once per estate. Kept in step with the latest deployment by
+    :mod:`app.engine.timer_starts`.
+    """
+
+    __tablename__ = "timer_start_schedule"
+    __table_args__ = (
+        Index("ix_timer_start_schedule_process", "process_id", "project_id", unique=True),
+        Index("ix_timer_start_schedule_next_due", "next_due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"), index=True)
+    #: None: nothing left to start (a past timeDate, an exhausted cycle).
+    next_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The occurrence last started; the next one is computed strictly after it.
+    last_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MessageSubscription(ProjectScoped, db.Model):  # type: ignore[name-defined]
+    """A message or signal catch an instance waits on, indexed for delivery without a scan.
+
+    Rewritten with the workflow by :func:`app.engine.projections.save_workflow`.
+    ``correlation_key`` is the sha256 of the canonical JSON of the expected correlation values
+    (``{}`` for signals and uncorrelated messages); ``correlation`` keeps them readable.
+    """
+
+    __tablename__ = "message_subscription"
+    __table_args__ = (
+        Index("ix_message_subscription_lookup", "kind", "name", "correlation_key"),
+        Index("ix_message_subscription_signal", "kind", "name", "project_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # message | signal
+    name: Mapped[str] = mapped_column(String(200))
+    correlation_key: Mapped[str] = mapped_column(String(64))
+    correlation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class Incident(ProjectScoped, db.Model):  # type: ignore[name-defined]
+    """An automatic step that failed (script, gateway, DMN, service handler) on an instance.
+
+    The instance is in status ``error`` with its state as before the failing step while an
+    incident is open; an admin retries (optionally with edited data) or skips the task.
+    """
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        Index("ix_incident_status_created", "status", "created_at"),
+        Index("ix_incident_instance", "instance_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    status: Mapped[str] = mapped_column(String(16), default=IncidentStatus.OPEN.value)
+    task_id: Mapped[str | None] = mapped_column(String(36))  # SpiffWorkflow's task uuid
+    element_id: Mapped[str | None] = mapped_column(String(100))
+    element_name: Mapped[str | None] = mapped_column(String(200))
+    error_type: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str] = mapped_column(Text)
+    #: The failing task's data when it failed (JSON-safe copy).
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    resolution: Mapped[str | None] = mapped_column(String(16))  # retried | skipped
+
+    instance: Mapped[ProcessInstance] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == IncidentStatus.OPEN
+
+    def __repr__(self) -> str:
+        return f"<Incident {self.id} {self.element_id} {self.status}>"

@@ -1,4 +1,5 @@
-"""What is stored next to a workflow's state: task rows, status, current steps, next timer.
+"""What is stored next to a workflow's state: task rows, status, current steps, next timer,
+message and signal subscriptions.
 
 :func:`save_workflow` is called by :mod:`app.engine.locking` (and once by
 :func:`app.engine.runtime.start_instance`) after the engine stepped, so the projections are
@@ -7,19 +8,26 @@ always written in the same transaction as the state they describe.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from app.accounts.roles import is_known_role
 from app.clock import clock
-from app.engine import spiff
+from app.engine import events, spiff
 from app.engine import tasks as engine_tasks
-from app.engine.history import record_event
+from app.engine.events import WaitingEvent
+from app.engine.history import jsonable, record_event
 from app.engine.models import (
     EventKind,
     HumanTask,
     InstanceStatus,
+    MessageSubscription,
     ProcessInstance,
     TaskCandidate,
     TaskStatus,
@@ -103,7 +111,7 @@ def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     titles = _sync_tasks(instance, workflow)
     status = InstanceStatus(instance.status)
     if status not in (InstanceStatus.CANCELLED, InstanceStatus.SUSPENDED,
-                      InstanceStatus.COMPLETED):
+                      InstanceStatus.COMPLETED, InstanceStatus.ERROR):
         if workflow.is_completed():
             instance.status = InstanceStatus.COMPLETED.value
             instance.ended_at = now
@@ -115,4 +123,31 @@ def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     instance.current_steps = ", ".join(steps)[:STEPS_LENGTH]
     active = instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
     instance.next_timer_due = spiff.next_timer_due(workflow) if active else None
+    _sync_subscriptions(instance, workflow)
     instance.state = spiff.serialize(workflow)
+
+
+def correlation_key(correlation: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of correlation values: equal values, equal keys."""
+    text = json.dumps(jsonable(dict(correlation)), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    """Make the instance's MessageSubscription rows match the catches it waits on."""
+    wanted: dict[tuple[str, str, str, str], WaitingEvent] = {}
+    if not instance.finished:
+        for waiting in events.waiting_events(workflow):
+            key = correlation_key(waiting.correlations)
+            wanted[(waiting.kind, waiting.name, key, str(waiting.task_id))] = waiting
+    rows = list(db.session.scalars(
+        select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)))
+    for row in rows:
+        if wanted.pop((row.kind, row.name, row.correlation_key, row.task_id), None) is None:
+            db.session.delete(row)
+    for (kind, name, key, task_id), waiting in wanted.items():
+        db.session.add(MessageSubscription(
+            project_id=instance.project_id, instance_id=instance.id, kind=kind,
+            name=name[:200], correlation_key=key, correlation=jsonable(waiting.correlations),
+            task_id=task_id, element_id=waiting.element_id[:100], created_at=clock.now()))

@@ -30,6 +30,7 @@ from app.engine.models import (
     TaskStatus,
 )
 from app.engine.projections import save_workflow
+from app.engine.stepping import step
 from app.errors import Conflict, FieldErrors, Forbidden, NotFound
 from app.extensions import db
 from app.projects.operations import existing_project_ids
@@ -87,7 +88,7 @@ def start_instance(
         db.session.flush()
         record_event(instance, EventKind.STARTED, data={"data": dict(data or {}),
                                                         "version": deployment.version})
-        spiff.advance(workflow)
+        step(instance, workflow)  # service tasks run; a failure is an incident
         save_workflow(instance, workflow)
         db.session.flush()
         return instance

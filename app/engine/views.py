@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from app.accounts.permissions import require
 from app.audit.actor import Actor, acting_as
+from app.engine import incidents
 from app.engine.api import uploaded_bundle
 from app.engine.bundle import BundleInvalid
 from app.engine.deployments import deploy, deploy_from_directory, list_deployments
-from app.errors import FieldErrors
+from app.engine.models import IncidentStatus
+from app.errors import Conflict, FieldErrors
+from app.extensions import db
 from app.uow import unit_of_work
 
 bp = Blueprint("processes", __name__, url_prefix="/admin/processes", cli_group="processes")
@@ -80,3 +84,63 @@ def list_command() -> None:
         names = ", ".join(p.process_id for p in deployment.processes)
         click.echo(f"version {deployment.version}  {deployment.created_at:%Y-%m-%d %H:%M}  "
                    f"{deployment.created_by_label}  {count} instance(s)  {names}")
+
+
+# --- incidents ----------------------------------------------------------------------------------
+
+
+@bp.get("/incidents")
+@require("processes.manage")
+def incident_list() -> ResponseReturnValue:
+    status = request.args.get("status", IncidentStatus.OPEN.value)
+    if status not in (IncidentStatus.OPEN.value, IncidentStatus.RESOLVED.value):
+        status = IncidentStatus.OPEN.value
+    found = db.session.scalars(incidents.incident_query(status).limit(200))
+    return render_template("processes/incidents.html", incidents=list(found), status=status)
+
+
+def _incident_page(incident_id: int, error: str | None = None, data_text: str | None = None,
+                   status: int = 200) -> ResponseReturnValue:
+    incident = incidents.get_incident(incident_id)
+    if data_text is None:
+        data_text = json.dumps(incident.data or {}, ensure_ascii=False, indent=2, sort_keys=True)
+    return render_template("processes/incident.html", incident=incident, error=error,
+                           data_text=data_text), status
+
+
+@bp.get("/incidents/<int:incident_id>")
+@require("processes.manage")
+def incident_detail(incident_id: int) -> ResponseReturnValue:
+    return _incident_page(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/retry")
+@require("processes.manage")
+def incident_retry(incident_id: int) -> ResponseReturnValue:
+    text = request.form.get("data", "").strip()
+    try:
+        data = json.loads(text) if text else None
+    except ValueError as exc:
+        return _incident_page(incident_id, _("Not valid JSON: %(e)s", e=str(exc)), text, 422)
+    if data is not None and not isinstance(data, dict):
+        return _incident_page(incident_id, _("The task data must be a JSON object."), text, 422)
+    try:
+        incident = incidents.retry_incident(incident_id, data)
+    except Conflict as exc:
+        return _incident_page(incident_id, exc.message, text, 409)
+    if incident.is_open:
+        flash(_("The step failed again: %(e)s", e=incident.message), "error")
+    else:
+        flash(_("The step ran; the process goes on."), "success")
+    return redirect(url_for("processes.incident_detail", incident_id=incident_id))
+
+
+@bp.post("/incidents/<int:incident_id>/skip")
+@require("processes.manage")
+def incident_skip(incident_id: int) -> ResponseReturnValue:
+    try:
+        incidents.skip_incident(incident_id)
+    except Conflict as exc:
+        return _incident_page(incident_id, exc.message, None, 409)
+    flash(_("The step was skipped; the process goes on."), "success")
+    return redirect(url_for("processes.incident_detail", incident_id=incident_id))

@@ -99,6 +99,7 @@ def notify(
     channels: Iterable[str] | None = None,
     idempotency_key: str,
     link: str | None = None,
+    templates: TemplateStore | None = None,
 ) -> list[OutboxMessage]:
     """Notify ``recipients`` of ``event`` (``flow.event``, e.g. ``repair.accepted``).
 
@@ -106,9 +107,10 @@ def notify(
     contact details leave channels out. Every message's key is
     ``<idempotency_key>:<channel>:<recipient>``, so calling again with the same key returns
     the same rows and sends nothing twice. Adds and flushes only; raises NotificationError
-    before writing anything if any message cannot be rendered.
+    before writing anything if any message cannot be rendered. ``templates``: render with
+    these instead of the notifications/ folder (the engine passes an instance's deployed ones).
     """
-    store = current_templates()
+    store = templates if templates is not None else current_templates()
     try:
         store.spec(event)
     except TemplateRenderError as exc:
