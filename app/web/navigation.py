@@ -31,7 +31,7 @@ NAV: list[NavItem] = [
     NavItem(_l("Audit trail"), "audit.index", "audit.read"),
     NavItem(_l("Messages"), "notifications_admin.outbox", "notifications.admin"),
     NavItem(_l("Processes"), "processes.index", "processes.manage"),
-    NavItem(_l("Incidents"), "processes.incidents", "processes.manage"),
+    NavItem(_l("Incidents"), "processes.incident_list", "processes.manage"),
 ]
 
 
