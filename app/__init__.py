@@ -14,6 +14,7 @@ from app.accounts.lockout import Lockout, MemoryLockoutStore, RedisLockoutStore
 from app.accounts.views import bp as accounts_bp
 from app.api import bp as api_bp
 from app.audit.views import bp as audit_bp
+from app.complaints.web import BLUEPRINTS as COMPLAINTS_BLUEPRINTS
 from app.config import load_config
 from app.engine import scheduler
 from app.engine.api import bp as engine_api
@@ -38,7 +39,7 @@ from app.web.views import bp as web_bp
 BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, projects_api,
               timetravel_bp, notifications_bp, notifications_admin_bp, notifications_api,
               uploads_bp, processes_bp, engine_api, inbox_bp, tasks_api,
-              *RECORDS_BLUEPRINTS)
+              *RECORDS_BLUEPRINTS, *COMPLAINTS_BLUEPRINTS)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -38,6 +38,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "records.manage": ADMINS | {Role.CUSTOMER_SERVICE, Role.SUPERVISOR, Role.PROJECT_MANAGER},
     "records.reveal": ADMINS | {Role.SUPERVISOR, Role.PROJECT_MANAGER},
     "records.admin": ADMINS | {Role.PROJECT_MANAGER},
+    "complaints.read": STAFF_ROLES,
+    "complaints.register": ADMINS | {Role.CUSTOMER_SERVICE, Role.SUPERVISOR, Role.PROJECT_MANAGER},
+    "complaints.stats": ADMINS | {Role.CUSTOMER_SERVICE, Role.SUPERVISOR, Role.PROJECT_MANAGER,
+                                  Role.HQ},
+    "calendars.manage": ADMINS | {Role.PROJECT_MANAGER},
 }
 
 

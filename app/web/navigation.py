@@ -27,6 +27,8 @@ NAV: list[NavItem] = [
     NavItem(_l("Projects"), "projects.index", "projects.read"),
     NavItem(_l("Customers"), "records.index", "records.read"),
     NavItem(_l("My record"), "records_portal.index", "portal.use"),
+    NavItem(_l("Complaints"), "complaints.index", "complaints.read"),
+    NavItem(_l("My complaints"), "complaints_portal.index", "portal.use"),
     NavItem(_l("Users"), "accounts.users", "users.manage"),
     NavItem(_l("Audit trail"), "audit.index", "audit.read"),
     NavItem(_l("Messages"), "notifications_admin.outbox", "notifications.admin"),
