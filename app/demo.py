@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.accounts import operations as accounts
 from app.accounts.models import User
 from app.accounts.roles import Role
+from app.complaints.demo import seed_complaints_demo
 from app.extensions import db
 from app.projects import operations as projects
 from app.projects.models import Project
@@ -59,4 +60,5 @@ def seed_demo() -> tuple[Project, list[DemoAccount], bool]:
         if db.session.scalar(select(User).where(User.username == account.username)) is None:
             accounts.create_user(account.username, DEMO_PASSWORD, account.display_name,
                                  [account.role], grants)
+    seed_complaints_demo(project)
     return project, DEMO_ACCOUNTS, True
