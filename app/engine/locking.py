@@ -18,7 +18,7 @@ from flask import current_app, has_app_context
 from redis.exceptions import LockError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import lazyload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.engine import spiff
@@ -68,6 +68,8 @@ def lock_instance_row(
         .where(ProcessInstance.id == instance_id)
         .with_for_update(of=ProcessInstance, skip_locked=skip_locked)
         .execution_options(populate_existing=True)
+        # Stepping never needs the deployment row: don't join it (and its process list).
+        .options(lazyload(ProcessInstance.deployment))
     )
     if with_state:
         stmt = stmt.options(undefer(ProcessInstance.state))

@@ -53,7 +53,9 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow) -> list[str]:
     if instance.status in (InstanceStatus.CANCELLED, InstanceStatus.COMPLETED):
         ready = {}
     now = clock.now()
-    rows = {row.task_id: row for row in open_task_rows(instance.id)}
+    # In-memory status wins: a row completed in this unit of work is not flushed yet.
+    rows = {row.task_id: row for row in open_task_rows(instance.id)
+            if row.status == TaskStatus.OPEN}
     for task_id, row in rows.items():
         if task_id not in ready:
             row.status = TaskStatus.CANCELLED.value
@@ -107,6 +109,12 @@ def _waiting_steps(workflow: BpmnWorkflow) -> list[str]:
 
 def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     """Store the workflow's state and every projection of it on ``instance``."""
+    # One flush at the end (by the caller) instead of one before every query below.
+    with db.session.no_autoflush:
+        _save_workflow(instance, workflow)
+
+
+def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     now = clock.now()
     titles = _sync_tasks(instance, workflow)
     status = InstanceStatus(instance.status)
