@@ -22,6 +22,7 @@ from app.engine.views import bp as processes_bp
 from app.extensions import csrf, db, login_manager, migrate
 from app.inbox.api import bp as tasks_api
 from app.inbox.views import bp as inbox_bp
+from app.lostfound.web import BLUEPRINTS as LOSTFOUND_BLUEPRINTS
 from app.notifications.admin import bp as notifications_admin_bp
 from app.notifications.api import bp as notifications_api
 from app.notifications.views import bp as notifications_bp
@@ -33,13 +34,16 @@ from app.timetravel import operations as timetravel
 from app.timetravel.views import bp as timetravel_bp
 from app.timetravel.views import clock_cli
 from app.uploads.views import bp as uploads_bp
+from app.visitors.retention import purge_expired_visitors
+from app.visitors.web import BLUEPRINTS as VISITORS_BLUEPRINTS
 from app.web import context, errors, security
 from app.web.views import bp as web_bp
 
 BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, projects_api,
               timetravel_bp, notifications_bp, notifications_admin_bp, notifications_api,
               uploads_bp, processes_bp, engine_api, inbox_bp, tasks_api,
-              *RECORDS_BLUEPRINTS, *COMPLAINTS_BLUEPRINTS)
+              *RECORDS_BLUEPRINTS, *COMPLAINTS_BLUEPRINTS, *VISITORS_BLUEPRINTS,
+              *LOSTFOUND_BLUEPRINTS)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -84,4 +88,5 @@ def _register_blueprints(app: Flask) -> None:
     app.cli.add_command(clock_cli)
     # Timers, timer starts, outbox and daily jobs; started in-process only if SCHEDULER_ENABLED.
     scheduler.register_daily_job("records.anonymise_expired", anonymise_expired)
+    scheduler.register_daily_job("visitors.purge_expired", purge_expired_visitors)
     scheduler.init_app(app)

@@ -43,6 +43,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "complaints.stats": ADMINS | {Role.CUSTOMER_SERVICE, Role.SUPERVISOR, Role.PROJECT_MANAGER,
                                   Role.HQ},
     "calendars.manage": ADMINS | {Role.PROJECT_MANAGER},
+    "lostfound.view": frozenset(Role),
+    "lostfound.report": frozenset({Role.OWNER, Role.TENANT, Role.TECHNICIAN}),
+    "lostfound.claim": frozenset({Role.OWNER, Role.TENANT, Role.TECHNICIAN}),
+    "lostfound.log": ADMINS | {Role.CUSTOMER_SERVICE, Role.SUPERVISOR, Role.PROJECT_MANAGER,
+                              Role.GUARD},
+    "lostfound.manage": ADMINS | {Role.CUSTOMER_SERVICE, Role.SUPERVISOR, Role.PROJECT_MANAGER},
+    "visitors.read": ADMINS | {Role.SUPERVISOR, Role.PROJECT_MANAGER, Role.CUSTOMER_SERVICE,
+                               Role.HQ},
+    "visitors.manage": ADMINS | {Role.SUPERVISOR, Role.PROJECT_MANAGER},
 }
 
 
