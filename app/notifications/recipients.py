@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.accounts.models import ProjectGrant, User, UserRole
-from app.accounts.roles import is_known_role
+from app.accounts.roles import ALL_PROJECT_ROLES, is_known_role
 from app.errors import FieldErrors
 from app.extensions import db
 from app.notifications.models import UserContact
@@ -102,10 +102,14 @@ def _user_target(user: User, contact: UserContact | None) -> Target:
 def _users_with_role(role: str, project_id: int | None) -> list[User]:
     if project_id is None:
         raise RecipientError(f"role {role!r} needs a project to resolve")
+    # HQ and super admins work in every project without a grant.
+    granted = or_(
+        User.id.in_(select(ProjectGrant.user_id).where(ProjectGrant.project_id == project_id)),
+        User.id.in_(select(UserRole.user_id).where(
+            UserRole.role.in_([r.value for r in ALL_PROJECT_ROLES]))),
+    )
     stmt = (select(User).join(UserRole, UserRole.user_id == User.id)
-            .join(ProjectGrant, ProjectGrant.user_id == User.id)
-            .where(UserRole.role == role, ProjectGrant.project_id == project_id,
-                   User.active.is_(True))
+            .where(UserRole.role == role, granted, User.active.is_(True))
             .order_by(User.id))
     return list(db.session.scalars(stmt).unique())
 

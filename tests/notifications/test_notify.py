@@ -174,3 +174,15 @@ def test_quiet_hours_per_project(template_dir, create_project, frozen_clock):
                                                                        tzinfo=UTC)
     with pytest.raises(FieldErrors):
         set_quiet_hours(project.id, enabled=True, start="25:00", end="08:00")
+
+
+def test_role_hq_reaches_headquarters_without_a_grant(db_session, create_project, create_user):
+    from app.notifications.recipients import Recipient, resolve
+    project = create_project()
+    hq = create_user("hq")  # no grant: HQ sees every project
+    other = create_project()
+    granted_elsewhere = create_user("supervisor", projects=[other])
+    targets = resolve([Recipient.role_in_project("hq"), Recipient.role_in_project("supervisor")],
+                      project.id)
+    ids = {t.user_id for t in targets}
+    assert hq.id in ids and granted_elsewhere.id not in ids
