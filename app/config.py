@@ -44,6 +44,18 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+#: Settings of single domains: name → type. Documented in docs/operations.md.
+DOMAIN_SETTINGS: dict[str, type] = {
+    "RECORDS_RETENTION_DAYS": int,  # customer data anonymised this long after move-out
+    "VISITOR_RETENTION_DAYS": int,  # visitor names/phones/plates wiped after this
+    "LOSTFOUND_REMINDER_AFTER": str,  # ISO 8601 durations, e.g. P30D
+    "LOSTFOUND_DISPOSAL_AFTER": str,
+    "LOSTFOUND_LOST_EXPIRY": str,
+    "UPLOAD_MAX_BYTES": int,
+    "PUBLIC_BASE_URL": str,  # links in SMS and e-mails, e.g. https://wuye.example.com
+}
+
+
 def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from the environment, then apply ``overrides``."""
     env = os.environ.get("ESTATEFLOW_ENV", "development")
@@ -78,6 +90,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PAGE_SIZE": 20,
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     }
+    # Domain settings, read from the environment when set (each domain keeps its default).
+    for name, kind in DOMAIN_SETTINGS.items():
+        raw = os.environ.get(name)
+        if raw:
+            config[name] = kind(raw)
     if overrides:
         config.update(overrides)
     check_config(config)
