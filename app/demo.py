@@ -13,7 +13,8 @@ from app.accounts.roles import Role
 from app.complaints.demo import seed_complaints_demo
 from app.extensions import db
 from app.projects import operations as projects
-from app.projects.models import Project
+from app.projects.models import Building, Project, Unit
+from app.records import operations as records
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for the demo on purpose
 DEMO_PROJECT = "SUNNY"
@@ -61,4 +62,26 @@ def seed_demo() -> tuple[Project, list[DemoAccount], bool]:
             accounts.create_user(account.username, DEMO_PASSWORD, account.display_name,
                                  [account.role], grants)
     seed_complaints_demo(project)
+    _seed_residents(project)
     return project, DEMO_ACCOUNTS, True
+
+
+#: Demo residents: (account, name, phone, building, unit, relation).
+DEMO_RESIDENTS = [
+    ("owner", "王建国", "13800138001", "1号楼", "101", "owner"),
+    ("tenant", "李晓梅", "13800138002", "1号楼", "102", "tenant"),
+    (None, "赵老伯", "13800138003", "1号楼", "102", "owner"),
+    (None, "孙女士", "13800138004", "2号楼", "201", "owner"),
+]
+
+
+def _seed_residents(project: Project) -> None:
+    """Customer records for some units, the demo owner and tenant linked to theirs."""
+    for username, name, phone, building, number, relation in DEMO_RESIDENTS:
+        unit = db.session.scalar(select(Unit).join(Building).where(
+            Building.project_id == project.id, Building.name == building, Unit.number == number))
+        customer = records.create_customer(project.id, {"name": name, "phone": phone})
+        records.link_unit(customer, unit, relation)
+        if username is not None:
+            user = db.session.scalar(select(User).where(User.username == username))
+            records.link_user(customer, user.id)
