@@ -13,11 +13,12 @@ from flask_babel import gettext as _
 
 from app.accounts.permissions import require
 from app.audit.actor import Actor, acting_as
-from app.engine import incidents
+from app.engine import incidents, runtime
 from app.engine.api import uploaded_bundle
 from app.engine.bundle import BundleInvalid
 from app.engine.deployments import deploy, deploy_from_directory, list_deployments
-from app.engine.models import IncidentStatus
+from app.engine.inbox import InstanceFilter, instance_query
+from app.engine.models import IncidentStatus, InstanceStatus
 from app.errors import Conflict, FieldErrors
 from app.extensions import db
 from app.uow import unit_of_work
@@ -144,3 +145,40 @@ def incident_skip(incident_id: int) -> ResponseReturnValue:
         return _incident_page(incident_id, exc.message, None, 409)
     flash(_("The step was skipped; the process goes on."), "success")
     return redirect(url_for("processes.incident_detail", incident_id=incident_id))
+
+
+# --- instances ----------------------------------------------------------------------------------
+
+@bp.get("/instances")
+@require("instances.manage")
+def instance_list() -> ResponseReturnValue:
+    flt = InstanceFilter(flow=request.args.get("flow", "").strip(),
+                         status=request.args.get("status", "").strip(),
+                         q=request.args.get("q", "").strip())
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    pagination = db.paginate(instance_query(flt), page=page, per_page=30, error_out=False)
+    return render_template("processes/instances.html", pagination=pagination, flt=flt,
+                           statuses=[s.value for s in InstanceStatus])
+
+
+def _instance_action(instance_id: int, action: str) -> ResponseReturnValue:
+    if action == "suspend":
+        runtime.suspend_instance(instance_id)
+        flash(_("Process %(id)s is suspended: no step or timer runs until it is resumed.",
+                id=instance_id), "success")
+    elif action == "resume":
+        runtime.resume_instance(instance_id)
+        flash(_("Process %(id)s resumed.", id=instance_id), "success")
+    else:
+        reason = request.form.get("reason", "").strip()
+        if not reason:
+            raise FieldErrors({"reason": _("Say why the process is cancelled.")})
+        runtime.cancel_instance(instance_id, reason)
+        flash(_("Process %(id)s cancelled.", id=instance_id), "success")
+    return redirect(request.referrer or url_for("processes.instance_list"))
+
+
+@bp.post("/instances/<int:instance_id>/<any(suspend, resume, cancel):action>")
+@require("instances.manage")
+def instance_action(instance_id: int, action: str) -> ResponseReturnValue:
+    return _instance_action(instance_id, action)

@@ -38,6 +38,7 @@ NAV: list[NavItem] = [
     NavItem(_l("Messages"), "notifications_admin.outbox", "notifications.admin"),
     NavItem(_l("Processes"), "processes.index", "processes.manage"),
     NavItem(_l("Incidents"), "processes.incident_list", "processes.manage"),
+    NavItem(_l("Process instances"), "processes.instance_list", "instances.manage"),
 ]
 
 
