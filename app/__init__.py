@@ -14,6 +14,8 @@ from app.accounts.lockout import Lockout, MemoryLockoutStore, RedisLockoutStore
 from app.accounts.views import bp as accounts_bp
 from app.api import bp as api_bp
 from app.audit.views import bp as audit_bp
+from app.billing.jobs import daily_billing
+from app.billing.web import BLUEPRINTS as BILLING_BLUEPRINTS
 from app.complaints.web import BLUEPRINTS as COMPLAINTS_BLUEPRINTS
 from app.config import load_config
 from app.engine import scheduler
@@ -43,7 +45,7 @@ BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, 
               timetravel_bp, notifications_bp, notifications_admin_bp, notifications_api,
               uploads_bp, processes_bp, engine_api, inbox_bp, tasks_api,
               *RECORDS_BLUEPRINTS, *COMPLAINTS_BLUEPRINTS, *VISITORS_BLUEPRINTS,
-              *LOSTFOUND_BLUEPRINTS)
+              *LOSTFOUND_BLUEPRINTS, *BILLING_BLUEPRINTS)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -89,4 +91,5 @@ def _register_blueprints(app: Flask) -> None:
     # Timers, timer starts, outbox and daily jobs; started in-process only if SCHEDULER_ENABLED.
     scheduler.register_daily_job("records.anonymise_expired", anonymise_expired)
     scheduler.register_daily_job("visitors.purge_expired", purge_expired_visitors)
+    scheduler.register_daily_job("billing.daily", daily_billing)
     scheduler.init_app(app)

@@ -30,6 +30,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "instances.manage": ADMINS | {Role.PROCESS_ADMIN, Role.SUPERVISOR, Role.PROJECT_MANAGER},
     "portal.use": frozenset({Role.OWNER, Role.TENANT}),
     "finance.read": ADMINS | {Role.FINANCE, Role.HQ, Role.PROJECT_MANAGER},
+    "finance.manage": ADMINS | {Role.FINANCE},
+    "finance.approve_refund": ADMINS | {Role.FINANCE, Role.PROJECT_MANAGER},
     "gate.check": frozenset({Role.GUARD}) | ADMINS,
     "tokens.own": frozenset(Role),
     "notifications.own": frozenset(Role),

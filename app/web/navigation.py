@@ -33,6 +33,8 @@ NAV: list[NavItem] = [
     NavItem(_l("Gate"), "visitors_staff.gate_page", "gate.check"),
     NavItem(_l("Visit log"), "visitors_staff.log", "visitors.read"),
     NavItem(_l("Lost & found"), "lostfound.index", "lostfound.view"),
+    NavItem(_l("Finance"), "billing.index", "finance.read"),
+    NavItem(_l("My bills"), "billing_portal.index", "portal.use"),
     NavItem(_l("Users"), "accounts.users", "users.manage"),
     NavItem(_l("Audit trail"), "audit.index", "audit.read"),
     NavItem(_l("Messages"), "notifications_admin.outbox", "notifications.admin"),

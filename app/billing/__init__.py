@@ -1,0 +1,1 @@
+"""Fees, payments and arrears (物业费与催缴)."""

@@ -1,0 +1,86 @@
+"""What a unit owes: open and overdue bills, balance, accrued late fees (read-only queries)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.projects.models import Unit
+
+from .models import BalanceEntry, Bill, BillingSettings
+from .money import late_fee_fen, period_label, yuan
+
+
+def open_bills(unit_id: int, *, lock: bool = False) -> list[Bill]:
+    """The unit's unpaid bills, oldest due first (locked for the transaction if asked)."""
+    stmt = (select(Bill).where(Bill.unit_id == unit_id, Bill.status == "open")
+            .order_by(Bill.due_date, Bill.id))
+    if lock:
+        stmt = stmt.with_for_update()
+    return list(db.session.scalars(stmt))
+
+
+def overdue_bills(unit_id: int, today: date) -> list[Bill]:
+    """Unpaid bills whose due date has passed (a bill due today is not overdue yet)."""
+    return [b for b in open_bills(unit_id) if b.due_date < today]
+
+
+def balance_fen(unit_id: int) -> int:
+    """The unit's prepayment balance (sum of its ledger)."""
+    return int(db.session.scalar(select(func.coalesce(func.sum(BalanceEntry.amount_fen), 0))
+                                 .where(BalanceEntry.unit_id == unit_id)) or 0)
+
+
+def late_fee_rate(project_id: int) -> tuple[int, int]:
+    row = db.session.scalar(select(BillingSettings).where(
+        BillingSettings.project_id == project_id))
+    return (row.late_fee_per_10k_daily, row.late_fee_grace_days) if row else (0, 0)
+
+
+def accrued_late_fee(bill: Bill, today: date, rate: tuple[int, int]) -> int:
+    """Late fee accrued on a bill's outstanding amount up to ``today`` (0 if none)."""
+    per_10k, grace = rate
+    days = (today - bill.due_date).days - grace
+    return late_fee_fen(bill.outstanding_fen, per_10k, days)
+
+
+def bill_json(bill: Bill, today: date | None = None,
+              rate: tuple[int, int] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": bill.id, "number": bill.number, "unit_id": bill.unit_id,
+        "fee_item": bill.fee_item.name, "fee_item_id": bill.fee_item_id,
+        "period": period_label(bill.period_start, bill.period_months),
+        "period_start": bill.period_start.isoformat(), "gross_fen": bill.gross_fen,
+        "discount_fen": bill.discount_fen, "amount_fen": bill.amount_fen,
+        "paid_fen": bill.paid_fen, "outstanding_fen": bill.outstanding_fen,
+        "status": bill.status, "due_date": bill.due_date.isoformat(),
+        "paid_at": bill.paid_at.isoformat() if bill.paid_at else None,
+    }
+    if today is not None:
+        data["days_overdue"] = max((today - bill.due_date).days, 0) if bill.status == "open" \
+            else 0
+        data["late_fee_fen"] = accrued_late_fee(bill, today, rate or (0, 0)) \
+            if bill.status == "open" else 0
+    return data
+
+
+def arrears_summary(unit_id: int, today: date) -> dict[str, Any]:
+    """What the reminder says: the overdue amount and bills, and the oldest due date."""
+    bills = overdue_bills(unit_id, today)
+    unit = db.session.get(Unit, unit_id)
+    total = sum(b.outstanding_fen for b in bills)
+    return {
+        "unit_id": unit_id,
+        "unit_label": unit.label if unit is not None else str(unit_id),
+        "amount_fen": total,
+        "amount_text": f"¥{yuan(total)}",
+        "count": len(bills),
+        "oldest_due": bills[0].due_date.isoformat() if bills else None,
+        "bills": [{"number": b.number, "item": b.fee_item.name,
+                   "period": period_label(b.period_start, b.period_months),
+                   "due_date": b.due_date.isoformat(),
+                   "outstanding": f"¥{yuan(b.outstanding_fen)}"} for b in bills[:20]],
+    }

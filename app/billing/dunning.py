@@ -1,0 +1,247 @@
+"""Glue between bills and the ``dunning`` process (processes/dunning.bpmn).
+
+* :func:`open_cases` starts one instance per unit with overdue bills and no open case.
+* The flow's timers come from the script helper ``dunning_next``: reminders at 09:00 (Shanghai)
+  on the oldest unpaid bill's due date + 30, + 45, + 60 … days, and the freeze confirmation
+  at due date + 90 days.
+* :func:`arrears_changed` (called by payments) sends ``dunning_paid`` when no overdue bill is
+  left — the case ends and any freeze is lifted — or ``dunning_partial`` with the new oldest
+  due date, which restarts the count.
+* The ``dunning_update`` operator keeps :class:`DunningCase` in step and gives the reminder
+  its amount and bills.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import exists, select
+
+from app.audit.actor import Actor
+from app.clock import clock
+from app.engine import messaging
+from app.engine.runtime import start_instance
+from app.engine.script_helpers import register_helper
+from app.engine.services import ServiceContext, register_operator
+from app.errors import NotFound
+from app.extensions import db
+from app.projects.models import Unit
+from app.records.models import Customer, Occupancy
+from app.records.protect import plain
+
+from .arrears import arrears_summary, overdue_bills
+from .models import Bill, DunningCase
+from .money import LOCAL, local_today
+
+log = logging.getLogger(__name__)
+
+FLOW = "dunning"
+FIRST_REMINDER_DAYS = 30
+REPEAT_DAYS = 15
+FREEZE_DAYS = 90
+SEND_AT = time(9, 0)
+SYSTEM = Actor(None, "billing")
+PAID, PARTIAL = "dunning_paid", "dunning_partial"
+
+
+# --- the schedule (a script helper: pure, reads nothing but its arguments) --------------------
+
+
+def _at(day: date) -> datetime:
+    return datetime.combine(day, SEND_AT, LOCAL)
+
+
+def _parse(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def dunning_next(oldest_due: Any, last_reminder_at: Any = None, restarted_at: Any = None,
+                 freeze_decided: bool = False) -> dict[str, Any]:
+    """The next step of a case: ``{"kind": "reminder" | "freeze", "at": ISO date-time}``.
+
+    Reminders fall on due + 30 + 15k days; the next is the first such slot after the last
+    reminder and after a restart (missed slots are skipped, not sent in a burst). The freeze
+    confirmation is due at due + 90 days until it was decided.
+    """
+    due = oldest_due if isinstance(oldest_due, date) else date.fromisoformat(str(oldest_due))
+    floors = [d for d in (_parse(last_reminder_at), _parse(restarted_at)) if d is not None]
+    floor = max(floors) if floors else None
+    k = 0
+    slot = _at(due + timedelta(days=FIRST_REMINDER_DAYS))
+    while floor is not None and slot <= floor:
+        k += 1
+        slot = _at(due + timedelta(days=FIRST_REMINDER_DAYS + REPEAT_DAYS * k))
+    freeze = _at(due + timedelta(days=FREEZE_DAYS))
+    if not freeze_decided and freeze <= slot:
+        return {"kind": "freeze", "at": freeze.isoformat()}
+    return {"kind": "reminder", "at": slot.isoformat(), "number": k + 1}
+
+
+# --- starting cases ---------------------------------------------------------------------------
+
+
+def _owner(unit_id: int) -> Customer | None:
+    return db.session.scalar(
+        select(Customer).join(Occupancy, Occupancy.customer_id == Customer.id)
+        .where(Occupancy.unit_id == unit_id, Occupancy.relation == "owner",
+               Occupancy.move_out.is_(None), Customer.status == "active")
+        .order_by(Customer.id).limit(1))
+
+
+def owner_recipients(unit_id: int) -> list[str]:
+    """``notify`` recipients for the owner: their portal account (in-app + SMS to the phone
+    on the account), else their phone number on record; [] if neither is known."""
+    owner = _owner(unit_id)
+    if owner is None:
+        return []
+    if owner.user_id is not None:
+        return [f"user:{owner.user_id}"]
+    phone = plain(owner, "phone")
+    return [f"phone:{phone}"] if phone else []
+
+
+def open_case(unit_id: int, today: date | None = None) -> DunningCase | None:
+    """Start the dunning process for a unit with overdue bills (None if nothing is overdue;
+    the open case if one exists)."""
+    today = today or local_today()
+    case = db.session.scalar(select(DunningCase).where(
+        DunningCase.unit_id == unit_id, DunningCase.status == "open"))
+    if case is not None:
+        return case
+    bills = overdue_bills(unit_id, today)
+    if not bills:
+        return None
+    unit = db.session.get(Unit, unit_id)
+    assert unit is not None
+    case = DunningCase(project_id=unit.project_id, unit_id=unit_id, status="open",
+                       oldest_due=bills[0].due_date, opened_at=clock.now(), reminders=0,
+                       restarts=0, log=[])
+    db.session.add(case)
+    db.session.flush()
+    data = {"case_id": case.id, "unit_id": unit_id, "unit_label": unit.label,
+            "owner_to": owner_recipients(unit_id), "oldest_due": case.oldest_due.isoformat(),
+            "last_reminder_at": None, "restarted_at": None, "freeze_decided": False,
+            "frozen": False}
+    instance = start_instance(FLOW, unit.project_id, data,
+                              business_key=f"CJ-{unit_id}-{today:%Y%m%d}", actor=SYSTEM)
+    case.instance_id = instance.id
+    db.session.flush()
+    return case
+
+
+def units_needing_a_case(today: date, project_id: int | None = None) -> list[int]:
+    """Units with an overdue open bill and no open case (one indexed query)."""
+    stmt = (select(Bill.unit_id).where(Bill.status == "open", Bill.due_date < today)
+            .where(~exists().where(DunningCase.unit_id == Bill.unit_id,
+                                   DunningCase.status == "open"))
+            .group_by(Bill.unit_id).order_by(Bill.unit_id)
+            .execution_options(all_projects=True))
+    if project_id is not None:
+        stmt = stmt.where(Bill.project_id == project_id)
+    return list(db.session.scalars(stmt))
+
+
+def open_cases(today: date | None = None, project_id: int | None = None) -> int:
+    """Open a case for every unit whose bill became overdue; how many were opened."""
+    today = today or local_today()
+    opened = 0
+    for unit_id in units_needing_a_case(today, project_id):
+        if open_case(unit_id, today) is not None:
+            opened += 1
+    return opened
+
+
+# --- payments reach the case ------------------------------------------------------------------
+
+
+def open_case_of(unit_id: int) -> DunningCase | None:
+    return db.session.scalar(select(DunningCase).where(
+        DunningCase.unit_id == unit_id, DunningCase.status == "open"))
+
+
+def arrears_changed(unit_id: int, today: date | None = None) -> str | None:
+    """After money reached a unit: end its case (nothing overdue left) or restart the count
+    from the oldest still-unpaid bill. The message name sent, or None (no open case)."""
+    case = open_case_of(unit_id)
+    if case is None or case.instance_id is None:
+        return None
+    today = today or local_today()
+    overdue = overdue_bills(unit_id, today)
+    if overdue:
+        name, payload = PARTIAL, {"oldest_due": overdue[0].due_date.isoformat(),
+                                  "restarted_at": clock.now().isoformat()}
+    else:
+        name, payload = PAID, {"paid_at": clock.now().isoformat()}
+    try:
+        messaging.send_message(name, {"unit_id": unit_id}, payload, project_id=case.project_id)
+    except NotFound:
+        # The instance is not waiting (an incident, suspended): the case row says what to
+        # expect; an admin resolves the instance and the next payment or sweep catches up.
+        log.warning("dunning case %s (unit %s) did not take %s", case.id, unit_id, name)
+        return None
+    return name
+
+
+# --- the service operator ---------------------------------------------------------------------
+
+
+def _log(case: DunningCase, action: str, note: str | None = None) -> None:
+    case.log = [*(case.log or []), {"at": clock.now().isoformat(), "action": action,
+                                    **({"note": note} if note else {})}]
+
+
+def apply_update(instance_id: int, action: str, reason: str | None = None,
+                 oldest_due: str | None = None) -> dict[str, Any]:
+    """What the flow reports at each step; returns data for the flow (the arrears for a
+    reminder)."""
+    case = db.session.scalar(select(DunningCase).where(DunningCase.instance_id == instance_id))
+    if case is None:
+        raise NotFound(f"no dunning case for process instance {instance_id}")
+    now = clock.now()
+    result: dict[str, Any] = {"action": action}
+    if action == "reminder":
+        result = arrears_summary(case.unit_id, local_today(now))
+        if result["count"]:
+            case.reminders += 1
+            case.last_reminder_at = now
+    elif action == "freeze_asked":
+        case.freeze_state = "asked"
+    elif action == "frozen":
+        case.freeze_state = "frozen"
+    elif action == "refused":
+        case.freeze_state, case.freeze_reason = "refused", reason
+    elif action == "restart":
+        case.restarts += 1
+        if oldest_due:
+            case.oldest_due = date.fromisoformat(oldest_due)
+        if case.freeze_state in ("asked", "refused"):
+            case.freeze_state = None
+    elif action == "closed":
+        case.status, case.closed_at = "closed", now
+        if case.freeze_state == "frozen":
+            case.freeze_state = "lifted"
+    else:
+        raise ValueError(f"unknown dunning action {action!r}")
+    _log(case, action, reason)
+    db.session.flush()
+    return result
+
+
+def _dunning_update(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
+    return apply_update(context.instance_id, params["action"], params.get("reason"),
+                        params.get("oldest_due"))
+
+
+def register() -> None:
+    register_helper("dunning_next", dunning_next, replace=True)
+    register_operator(
+        "dunning_update", params={"action": str, "reason": str, "oldest_due": str},
+        required=("action",), handler=_dunning_update,
+        description="Record a dunning step on its case; a reminder gets the current arrears.")
+
+
+register()
