@@ -152,7 +152,10 @@ class IsolatedClient(FlaskClient):
 @pytest.fixture
 def client(app: Flask, db_session: Any) -> FlaskClient:
     app.test_client_class = IsolatedClient
-    return app.test_client()
+    test_client = app.test_client()
+    # Tests read English unless they ask for Chinese (the product's default is zh_CN).
+    test_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return test_client
 
 
 @pytest.fixture
