@@ -32,6 +32,7 @@ from app.projects.api import bp as projects_api
 from app.projects.views import bp as projects_bp
 from app.records.retention import anonymise_expired
 from app.records.web import BLUEPRINTS as RECORDS_BLUEPRINTS
+from app.repairs.web import BLUEPRINTS as REPAIRS_BLUEPRINTS
 from app.timetravel import operations as timetravel
 from app.timetravel.views import bp as timetravel_bp
 from app.timetravel.views import clock_cli
@@ -45,7 +46,7 @@ BLUEPRINTS = (web_bp, accounts_bp, projects_bp, audit_bp, api_bp, accounts_api, 
               timetravel_bp, notifications_bp, notifications_admin_bp, notifications_api,
               uploads_bp, processes_bp, engine_api, inbox_bp, tasks_api,
               *RECORDS_BLUEPRINTS, *COMPLAINTS_BLUEPRINTS, *VISITORS_BLUEPRINTS,
-              *LOSTFOUND_BLUEPRINTS, *BILLING_BLUEPRINTS)
+              *LOSTFOUND_BLUEPRINTS, *BILLING_BLUEPRINTS, *REPAIRS_BLUEPRINTS)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -15,6 +15,7 @@ from app.extensions import db
 from app.projects import operations as projects
 from app.projects.models import Building, Project, Unit
 from app.records import operations as records
+from app.repairs.demo import seed_repair_demo
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for the demo on purpose
 DEMO_PROJECT = "SUNNY"
@@ -63,6 +64,7 @@ def seed_demo() -> tuple[Project, list[DemoAccount], bool]:
                                  [account.role], grants)
     seed_complaints_demo(project)
     _seed_residents(project)
+    seed_repair_demo(project, DEMO_PASSWORD)
     return project, DEMO_ACCOUNTS, True
 
 
@@ -81,7 +83,9 @@ def _seed_residents(project: Project) -> None:
         unit = db.session.scalar(select(Unit).join(Building).where(
             Building.project_id == project.id, Building.name == building, Unit.number == number))
         customer = records.create_customer(project.id, {"name": name, "phone": phone})
+        assert unit is not None, f"demo unit {building}-{number}"
         records.link_unit(customer, unit, relation)
         if username is not None:
             user = db.session.scalar(select(User).where(User.username == username))
+            assert user is not None, f"demo account {username}"
             records.link_user(customer, user.id)
