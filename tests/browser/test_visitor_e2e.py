@@ -1,9 +1,8 @@
 """Visitors in a browser: a resident invites a visitor and gets a pass; the guard types its
 code at the gate, the visitor is let in, and the same pass is refused the second time.
 
-The shared ``live_server`` has no resident linked to a unit yet (the demo data predates
-customer records), so this module serves its own copy of the demo with the demo owner living
-in 1号楼-101.
+This module serves its own copy of the demo (the demo owner lives in 1号楼-101), so the
+passes it issues cannot meet other browser tests' data.
 """
 
 from __future__ import annotations
@@ -15,15 +14,10 @@ from collections.abc import Iterator
 import pytest
 from flask_migrate import upgrade
 from playwright.sync_api import expect
-from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.accounts.models import User
 from app.demo import DEMO_PASSWORD, seed_demo
-from app.extensions import db
-from app.projects.models import Building, Unit
-from app.records import operations as records
 from app.uow import unit_of_work
 
 pytestmark = pytest.mark.browser
@@ -38,14 +32,7 @@ def visitor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with app.app_context():
         upgrade(revision="heads")
         with unit_of_work():
-            project, _accounts, _new = seed_demo()
-            unit = db.session.scalar(select(Unit).join(Building).where(
-                Building.name == "1号楼", Unit.number == "101"))
-            owner = db.session.scalar(select(User).where(User.username == "owner"))
-            assert unit is not None and owner is not None
-            customer = records.create_customer(project.id, {"name": "王业主"})
-            records.link_unit(customer, unit, "owner")
-            records.link_user(customer, owner.id)
+            seed_demo()  # links the demo owner to 1号楼-101, the unit the visitor comes to
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
