@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -145,4 +146,5 @@ def test_a_complaint_through_a_dispute_and_an_escalation(page, server, frozen_cl
     page.select_option("select[name=feedback]", "accept")
     page.click("[data-testid=send]")
     assert complaint(app, number).status == "closed"
-    assert page.locator("[data-testid=status] [data-status=closed]").count() == 1
+    # The click's redirect may still be loading: wait for the page rather than race it.
+    expect(page.locator("[data-testid=status] [data-status=closed]")).to_have_count(1)
