@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -12,7 +10,7 @@ from flask_migrate import downgrade, upgrade
 
 from app import create_app
 from app.extensions import db
-from tests.services import admin_url
+from tests.services import fresh_postgres_database
 
 
 def _migrate_and_compare(url: str, instance: str) -> None:
@@ -37,15 +35,5 @@ def test_migrations_on_empty_sqlite(tmp_path):
 
 @pytest.mark.postgres
 def test_migrations_on_empty_postgresql(postgres_url, tmp_path):
-    name = f"estateflow_migrate_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        url = sa.engine.make_url(postgres_url).set(database=name).render_as_string(
-            hide_password=False)
+    with fresh_postgres_database(postgres_url, "estateflow_migrate") as url:
         _migrate_and_compare(url, str(tmp_path))
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask_migrate import upgrade
 
-from app import create_app
 from app.engine import messaging, runtime
 from app.engine.deployments import deploy, read_bundle
 from app.engine.models import HumanTask, InstanceEvent, MessageSubscription
@@ -21,33 +18,16 @@ from app.extensions import db
 from app.projects import operations as projects
 from app.uow import unit_of_work
 from tests.engine_db.services_support import BUNDLE_SERVICES
-from tests.services import admin_url
+from tests.services import fresh_postgres_database, migrated_app
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def pg_app(postgres_url: str, tmp_path: Any) -> Iterator[Flask]:
-    name = f"estateflow_msg_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(postgres_url).set(database=name).render_as_string(
-        hide_password=False)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp_path),
-                      "SCHEDULER_ENABLED": False, "TESTING": True, "REDIS_URL": None,
-                      "SECRET_KEY": "test"})
-    with app.app_context():
-        upgrade(revision="heads")
-    try:
+    with fresh_postgres_database(postgres_url, "estateflow_msg") as url, \
+            migrated_app(url, str(tmp_path)) as app:
         yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def test_two_concurrent_senders_deliver_once(pg_app):

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from app import create_app
 from app.accounts import operations as accounts
 from app.accounts.models import User
 from app.engine import runtime
@@ -25,7 +22,7 @@ from app.extensions import db
 from app.projects import operations as projects
 from app.uow import unit_of_work
 from tests.engine_db.conftest import BUNDLE_MIN
-from tests.services import admin_url
+from tests.services import fresh_postgres_database, migrated_app
 
 pytestmark = pytest.mark.postgres
 
@@ -34,26 +31,9 @@ pytestmark = pytest.mark.postgres
 def pg_app(request: Any, postgres_url: str, tmp_path: Any) -> Iterator[Flask]:
     """A fresh migrated PostgreSQL database; once without and once with a Redis lock."""
     redis = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    name = f"estateflow_engine_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(postgres_url).set(database=name).render_as_string(
-        hide_password=False)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp_path),
-                      "SCHEDULER_ENABLED": False, "TESTING": True, "REDIS_URL": redis,
-                      "SECRET_KEY": "test"})
-    with app.app_context():
-        upgrade(revision="heads")
-    try:
+    with fresh_postgres_database(postgres_url, "estateflow_engine") as url, \
+            migrated_app(url, str(tmp_path), redis) as app:
         yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _setup(app: Flask) -> tuple[int, list[int]]:

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask_migrate import upgrade
 
-from app import create_app
 from app.audit.actor import Actor, acting_as
 from app.engine import runtime, timer_jobs, timer_starts
 from app.engine.deployments import clear_cache, deploy
@@ -26,7 +23,7 @@ from app.extensions import db
 from app.projects import operations as projects
 from app.uow import unit_of_work
 from tests.engine_db.timers_support import timer_bundle
-from tests.services import admin_url
+from tests.services import fresh_postgres_database, migrated_app
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,30 +33,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def pg(request: Any, postgres_url: str, tmp_path: Path) -> Iterator[tuple[Flask, str, str | None]]:
     """(app, database URL, Redis URL) of a fresh migrated PostgreSQL database."""
     redis = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    name = f"estateflow_sched_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(postgres_url).set(database=name).render_as_string(
-        hide_password=False)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp_path),
-                      "SCHEDULER_ENABLED": False, "TESTING": True, "REDIS_URL": redis,
-                      "SECRET_KEY": "test"})
-    with app.app_context():
-        upgrade(revision="heads")
-    clear_cache()
-    timer_starts.forget_sync()
-    try:
-        yield app, url, redis
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_postgres_database(postgres_url, "estateflow_sched") as url, \
+            migrated_app(url, str(tmp_path), redis) as app:
         clear_cache()
         timer_starts.forget_sync()
+        try:
+            yield app, url, redis
+        finally:
+            clear_cache()
+            timer_starts.forget_sync()
 
 
 def _start_many(app: Flask, flow: str, n: int) -> tuple[int, list[int]]:
