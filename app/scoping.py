@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from flask import g, has_request_context
@@ -72,13 +73,15 @@ def unscoped() -> Iterator[None]:
             g._scope_suspended = previous
 
 
-def _project_criteria(ids: tuple[int, ...]) -> list[Any]:
-    return [
+@lru_cache(maxsize=512)
+def _project_criteria(ids: tuple[int, ...]) -> tuple[Any, ...]:
+    """The loader criteria for a scope (built once per scope: every SELECT carries them)."""
+    return (
         with_loader_criteria(
             ProjectScoped, lambda cls: cls.project_id.in_(ids), include_aliases=True
         ),
         with_loader_criteria(ScopeRoot, lambda cls: cls.id.in_(ids), include_aliases=True),
-    ]
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")

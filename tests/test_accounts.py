@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.accounts.lockout import Lockout, RedisLockoutStore
-from app.accounts.models import User
+from app.accounts.models import ApiToken, User
 from app.accounts.roles import Role
+from app.audit.models import AuditEvent
 from app.extensions import db
 from tests.conftest import PASSWORD
 
@@ -172,6 +175,27 @@ def test_api_token_lifecycle(client, auth, create_user):
     refused = client.get("/api/v1/me", headers=headers)
     assert refused.status_code == 401
     assert refused.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_token_last_use_is_kept_to_the_minute_without_filling_the_audit_trail(
+        client, create_user, frozen_clock):
+    create_user("supervisor", username="sup")
+    issued = client.post("/api/v1/auth/token",
+                         json={"username": "sup", "password": PASSWORD, "name": "phone"})
+    headers = {"Authorization": f"Bearer {issued.get_json()['token']}"}
+    row = db.session.get(ApiToken, issued.get_json()["id"])
+    audited = db.session.scalar(select(func.count(AuditEvent.id)))
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    first = row.last_used_at
+    assert first is not None
+    frozen_clock.advance(timedelta(seconds=30))
+    client.get("/api/v1/me", headers=headers)
+    assert row.last_used_at == first  # within the minute: not written again
+    frozen_clock.advance(timedelta(seconds=31))
+    client.get("/api/v1/me", headers=headers)
+    assert row.last_used_at == first + timedelta(seconds=61)
+    # Using a token is not a change anyone audits.
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == audited
 
 
 def test_token_of_disabled_user_stops_working(client, create_user):

@@ -90,6 +90,7 @@ class ApiToken(Audited, db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "api_token"
     __audit_redact__ = frozenset({"token_hash"})
+    __audit_ignore__ = frozenset({"last_used_at"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)

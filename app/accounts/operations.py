@@ -6,11 +6,13 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from app.accounts.models import ApiToken, ProjectGrant, User, UserRole
 from app.accounts.roles import Role
@@ -19,6 +21,9 @@ from app.clock import clock
 from app.errors import Conflict, FieldErrors
 from app.extensions import db
 from app.projects.operations import existing_project_ids
+
+#: How precisely an API token's last use is recorded.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
 
@@ -173,8 +178,17 @@ def revoke_api_token(token: ApiToken) -> None:
 
 def user_for_token(plain: str) -> User | None:
     """The active user behind an active token, or None."""
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(plain)))
+    # One query for the token, its user, the user's roles and project grants.
+    user_path = joinedload(ApiToken.user)
+    token = db.session.scalars(
+        select(ApiToken)
+        .where(ApiToken.token_hash == _token_hash(plain))
+        .options(user_path.joinedload(User.role_rows), user_path.joinedload(User.grants))
+    ).unique().first()
     if token is None or not token.active or not token.user.active:
         return None
-    token.last_used_at = clock.now()
+    now = clock.now()
+    # Recorded to the minute: a busy API client does not write its token row on every call.
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        token.last_used_at = now
     return token.user

@@ -25,6 +25,8 @@ class Audited:
 
     #: Columns whose values never enter the trail (only the fact that they changed).
     __audit_redact__: ClassVar[frozenset[str]] = frozenset()
+    #: Bookkeeping columns whose changes alone are not worth a trail row (a token's last use).
+    __audit_ignore__: ClassVar[frozenset[str]] = frozenset()
 
 
 def _jsonable(value: Any) -> Any:
@@ -56,9 +58,12 @@ def _column_values(obj: Any, which: str) -> dict[str, Any]:
 def _changes(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     state = inspect(obj)
     redact = type(obj).__audit_redact__
+    ignore = type(obj).__audit_ignore__
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for attr in state.mapper.column_attrs:
+        if attr.key in ignore:
+            continue
         history = state.attrs[attr.key].history
         if not history.has_changes():
             continue

@@ -204,6 +204,35 @@ def loaded_deployment(deployment: Deployment) -> LoadedDeployment:
         return _cache.setdefault(key, loaded)
 
 
+def loaded_deployment_by_id(deployment_id: int) -> LoadedDeployment:
+    """:func:`loaded_deployment` of a deployment id without loading its row when cached."""
+    content_hash = db.session.scalar(
+        select(Deployment.content_hash).where(Deployment.id == deployment_id))
+    if content_hash is None:
+        raise NotFound(f"no deployment {deployment_id}")
+    cached = _cache.get((deployment_id, content_hash))
+    if cached is not None:
+        return cached
+    return loaded_deployment(db.session.get_one(Deployment, deployment_id))
+
+
+def latest_loaded_deployment(flow: str) -> LoadedDeployment:
+    """The parsed latest deployment that contains process ``flow`` (NotFound otherwise)."""
+    row = db.session.execute(
+        select(Deployment.id, Deployment.content_hash)
+        .join(DeployedProcess)
+        .where(DeployedProcess.process_id == flow)
+        .order_by(Deployment.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NotFound(f"no deployed process {flow!r}", {"flow": "no such deployed process"})
+    cached = _cache.get((row.id, row.content_hash))
+    if cached is not None:
+        return cached
+    return loaded_deployment(db.session.get_one(Deployment, row.id))
+
+
 def clear_cache() -> None:
     """Forget parsed deployments (tests that roll back deployment rows call this)."""
     with _cache_lock:

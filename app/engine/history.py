@@ -48,6 +48,8 @@ def record_event(
         title=task.title if task is not None else None,
         data=jsonable(data) if data else None,
     )
+    if task is not None and task.id is None:
+        event.task_row = task  # created in this flush: the flush fills in its id
     db.session.add(event)
     return event
 

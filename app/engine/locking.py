@@ -25,6 +25,7 @@ from app.engine import spiff
 from app.engine.models import InstanceStatus, ProcessInstance
 from app.engine.projections import save_workflow
 from app.engine.stepping import step
+from app.engine.workflow_cache import cache as workflow_cache
 from app.errors import Conflict, NotFound
 from app.extensions import db
 
@@ -81,6 +82,17 @@ def lock_instance_row(
     return instance
 
 
+def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
+    """The workflow of a locked instance: the one this process saved under the row's state
+    token if it still holds it, else deserialized from the row's state."""
+    workflow = workflow_cache.take(instance.state_token)
+    if workflow is None:
+        state = db.session.scalar(
+            select(ProcessInstance.state).where(ProcessInstance.id == instance.id))
+        workflow = spiff.deserialize(state)
+    return workflow
+
+
 @contextmanager
 def locked_instance(
     instance_id: int, *, load: bool = True, skip_locked: bool = False
@@ -93,8 +105,8 @@ def locked_instance(
     """
     try:
         with _redis_lock(instance_id, wait=not skip_locked):
-            instance = lock_instance_row(instance_id, with_state=load, skip_locked=skip_locked)
-            workflow = spiff.deserialize(instance.state) if load else None
+            instance = lock_instance_row(instance_id, with_state=False, skip_locked=skip_locked)
+            workflow = load_workflow(instance) if load else None
             locked = Locked(instance, workflow)
             yield locked
             if workflow is not None and locked.save:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -138,6 +139,10 @@ class ProcessInstance(ProjectScoped, db.Model):  # type: ignore[name-defined]
     status: Mapped[str] = mapped_column(String(16), default=InstanceStatus.RUNNING.value)
     current_steps: Mapped[str] = mapped_column(String(500), default="")
     state: Mapped[str] = mapped_column(Text, deferred=True)
+    #: Random name of the saved state, new with every save (see app.engine.workflow_cache).
+    state_token: Mapped[str | None] = mapped_column(String(32))
+    #: Has MessageSubscription rows (saves of instances waiting on none skip that query).
+    subscribed: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
     next_timer_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -220,6 +225,9 @@ class TaskCandidate(db.Model):  # type: ignore[name-defined]
     task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
 
+    #: Set instead of task_id for a task row created in the same flush.
+    task: Mapped[HumanTask] = relationship()
+
 
 class InstanceEvent(ProjectScoped, db.Model):  # type: ignore[name-defined]
     """One transition of an instance or one of its tasks: who, when, what (append-only)."""
@@ -240,6 +248,9 @@ class InstanceEvent(ProjectScoped, db.Model):  # type: ignore[name-defined]
     element_id: Mapped[str | None] = mapped_column(String(100))
     title: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    #: Set instead of task_row_id for a task row created in the same flush.
+    task_row: Mapped[HumanTask | None] = relationship()
 
 
 class HistoryIsAppendOnly(Exception):

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
+from sqlalchemy.orm.util import identity_key
 
 from app.accounts.roles import is_known_role
 from app.clock import clock
@@ -32,6 +34,7 @@ from app.engine.models import (
     TaskCandidate,
     TaskStatus,
 )
+from app.engine.workflow_cache import cache as workflow_cache
 from app.extensions import db
 
 STEPS_LENGTH = 500
@@ -47,21 +50,36 @@ def open_task_rows(instance_id: int) -> list[HumanTask]:
     )
 
 
+def _open_rows(instance_id: int) -> dict[str, HumanTask]:
+    """{engine task id: row} of the instance's open task rows; a row changed in this unit of
+    work (completed, not flushed yet) counts as it is in memory."""
+    identity = db.session.identity_map
+    rows: dict[str, HumanTask] = {}
+    ids = db.session.execute(
+        select(HumanTask.id, HumanTask.task_id)
+        .where(HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.OPEN)
+    ).all()
+    for row_id, task_id in ids:
+        row = identity.get(identity_key(HumanTask, row_id))
+        if row is None:
+            row = db.session.get_one(HumanTask, row_id)
+        if row.status == TaskStatus.OPEN:
+            rows[task_id] = row
+    return rows
+
+
 def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow) -> list[str]:
     """Create rows for new ready human tasks, cancel rows whose task is gone; ready titles."""
     ready = {str(t.id): t for t in engine_tasks.ready_human_tasks(workflow)}
     if instance.status in (InstanceStatus.CANCELLED, InstanceStatus.COMPLETED):
         ready = {}
     now = clock.now()
-    # In-memory status wins: a row completed in this unit of work is not flushed yet.
-    rows = {row.task_id: row for row in open_task_rows(instance.id)
-            if row.status == TaskStatus.OPEN}
+    rows = _open_rows(instance.id)
     for task_id, row in rows.items():
         if task_id not in ready:
             row.status = TaskStatus.CANCELLED.value
             row.completed_at = now
             record_event(instance, EventKind.TASK_CANCELLED, row)
-    created = []
     for task_id, human in ready.items():
         if task_id in rows:
             continue
@@ -89,13 +107,10 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow) -> list[str]:
             created_at=now,
         )
         db.session.add(row)
-        created.append(row)
-    if created:
-        db.session.flush()  # ids for the events and candidates
-        db.session.add_all(TaskCandidate(task_id=row.id, user_id=user_id)
-                           for row in created for user_id in row.candidate_user_ids)
-        for row in created:
-            record_event(instance, EventKind.TASK_CREATED, row)
+        # Candidates and the history row point at the new row; the one flush at the end of
+        # the change inserts them in order.
+        db.session.add_all(TaskCandidate(task=row, user_id=user_id) for user_id in candidates)
+        record_event(instance, EventKind.TASK_CREATED, row)
     return [h.title for h in ready.values()]
 
 
@@ -133,6 +148,8 @@ def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     instance.next_timer_due = spiff.next_timer_due(workflow) if active else None
     _sync_subscriptions(instance, workflow)
     instance.state = spiff.serialize(workflow)
+    instance.state_token = token = uuid.uuid4().hex
+    workflow_cache.put(token, workflow)
 
 
 def correlation_key(correlation: Mapping[str, Any]) -> str:
@@ -149,6 +166,9 @@ def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow) -> No
         for waiting in events.waiting_events(workflow):
             key = correlation_key(waiting.correlations)
             wanted[(waiting.kind, waiting.name, key, str(waiting.task_id))] = waiting
+    if not wanted and not instance.subscribed:
+        return  # waits on nothing and has no rows: nothing to query or write
+    instance.subscribed = bool(wanted)
     rows = list(db.session.scalars(
         select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)))
     for row in rows:

@@ -19,7 +19,7 @@ from app.audit.actor import Actor, acting_as, current_actor
 from app.clock import clock
 from app.engine import spiff
 from app.engine import tasks as engine_tasks
-from app.engine.deployments import deployment_for_flow, loaded_deployment
+from app.engine.deployments import latest_loaded_deployment, loaded_deployment_by_id
 from app.engine.history import data_diff, record_event
 from app.engine.locking import locked_instance
 from app.engine.models import (
@@ -69,8 +69,8 @@ def start_instance(
             raise FieldErrors({"project_id": "no such project"})
         if business_key is not None and len(business_key) > BUSINESS_KEY_LENGTH:
             raise FieldErrors({"business_key": f"at most {BUSINESS_KEY_LENGTH} characters"})
-        deployment = deployment_for_flow(flow)
-        spec, subprocess_specs = loaded_deployment(deployment).spec(flow)
+        deployment = latest_loaded_deployment(flow)
+        spec, subprocess_specs = deployment.spec(flow)
         workflow = spiff.create_workflow(spec, subprocess_specs, data=dict(data or {}))
         who = current_actor()
         instance = ProcessInstance(
@@ -274,7 +274,7 @@ def delegate_task(task_row_id: int, to_user_id: int, user: User) -> HumanTask:
 
 def task_schema(task: HumanTask) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(JSON Schema, UI schema) of a task's form, from its instance's deployment."""
-    loaded = loaded_deployment(task.instance.deployment)
+    loaded = loaded_deployment_by_id(task.instance.deployment_id)
     return loaded.form(task.form), loaded.form(task.ui_form)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.engine import messaging, spiff
 from app.engine.models import InstanceStatus, MessageSubscription, ProcessInstance
 from app.engine.projections import correlation_key
+from app.engine.workflow_cache import cache as workflow_cache
 from app.errors import FieldErrors, NotFound
 from app.extensions import db
 from tests.engine_db.services_support import (  # noqa: F401 - fixtures
@@ -66,6 +67,7 @@ def test_message_lookup_uses_the_index(svc: Svc, monkeypatch):
         return real(text, *args)
 
     monkeypatch.setattr(spiff, "deserialize", counting)
+    workflow_cache.clear()  # as in another process: every workflow must come from its row
     messaging.send_message("payment_received", {"ticket_no": "BX-1"})
     assert len(loaded) == 1  # only the receiver's workflow was loaded
 

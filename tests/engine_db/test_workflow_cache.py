@@ -1,0 +1,107 @@
+"""The in-memory workflow cache: changes skip deserializing, and never act on a stale state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from app.audit.actor import Actor, acting_as
+from app.engine import runtime, spiff
+from app.engine.locking import locked_instance
+from app.engine.models import HumanTask, ProcessInstance, TaskStatus
+from app.engine.workflow_cache import WorkflowCache
+from app.engine.workflow_cache import cache as workflow_cache
+from app.errors import FieldErrors
+from app.extensions import db
+
+
+@pytest.fixture
+def loads(monkeypatch) -> list[int]:
+    """Counts every workflow deserialized from a row."""
+    counted: list[int] = []
+    real = spiff.deserialize
+
+    def counting(text: Any, *args: Any) -> Any:
+        counted.append(1)
+        return real(text, *args)
+
+    monkeypatch.setattr(spiff, "deserialize", counting)
+    return counted
+
+
+@pytest.fixture
+def ticket(deployed, create_project, create_user):
+    project = create_project("A")
+    user = create_user("supervisor", projects=[project])
+    with acting_as(Actor(user.id, "sup")):
+        instance = runtime.start_instance("ticket", project.id, {}, "T-1")
+    return instance, user
+
+
+def _open(instance: ProcessInstance) -> HumanTask:
+    return db.session.scalars(select(HumanTask).where(
+        HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)).one()
+
+
+def _complete(instance: ProcessInstance, user: Any, data: dict[str, Any]) -> HumanTask:
+    with acting_as(Actor(user.id, "sup")):
+        return runtime.complete_task(_open(instance).id, data, user)
+
+
+def test_next_change_uses_the_workflow_saved_last(ticket, loads):
+    instance, user = ticket
+    _complete(instance, user, {"category": "plumbing", "urgent": False})
+    _complete(instance, user, {"fixed": True, "hours": 1.5})
+    assert loads == []  # both changes used the workflow this process saved
+    assert _open(instance).element_id == "Review"
+    # What is stored is the same: a process without the cache sees the same workflow.
+    workflow_cache.clear()
+    _complete(instance, user, {"approved": True})
+    assert loads == [1]
+    db.session.refresh(instance)
+    assert instance.status == "completed"
+
+
+def test_a_state_saved_elsewhere_is_read_from_the_row(ticket, loads):
+    """Another process saved the instance (new token): the cached workflow is not used."""
+    instance, user = ticket
+    state = db.session.scalar(select(ProcessInstance.state)
+                              .where(ProcessInstance.id == instance.id))
+    db.session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id)
+                       .values(state=state, state_token="saved-by-another-process"))
+    _complete(instance, user, {"category": "plumbing", "urgent": False})
+    assert loads == [1]
+    assert _open(instance).element_id == "Repair"
+
+
+def test_a_failed_change_leaves_no_half_changed_workflow_behind(ticket, loads):
+    instance, user = ticket
+    with pytest.raises(RuntimeError), locked_instance(instance.id) as locked:
+        assert locked.workflow is not None
+        locked.workflow.data["half"] = "written"
+        raise RuntimeError("the change failed")
+    # The object the failed block changed was dropped: the next change reads the row.
+    with locked_instance(instance.id) as locked:
+        assert locked.workflow is not None and "half" not in locked.workflow.data
+    assert loads == [1]
+
+
+def test_invalid_form_data_changes_nothing_and_the_next_change_still_works(ticket, loads):
+    instance, user = ticket
+    with pytest.raises(FieldErrors):
+        _complete(instance, user, {"category": "magic"})
+    done = _complete(instance, user, {"category": "plumbing", "urgent": False})
+    assert done.status == "completed" and _open(instance).element_id == "Repair"
+
+
+def test_cache_forgets_the_least_recently_saved():
+    cache = WorkflowCache(size=2)
+    first, second, third = object(), object(), object()
+    cache.put("a", first)  # type: ignore[arg-type]
+    cache.put("b", second)  # type: ignore[arg-type]
+    cache.put("c", third)  # type: ignore[arg-type]
+    assert cache.take("a") is None and cache.take("c") is third
+    assert cache.take("c") is None  # taken once: the holder owns it now
+    assert len(cache) == 1
