@@ -176,6 +176,14 @@ def revoke_api_token(token: ApiToken) -> None:
     db.session.flush()
 
 
+def active_user(user_id: int) -> User | None:
+    """The active user with that id, roles and project grants loaded in one query (what every
+    signed-in request needs), or None."""
+    user = db.session.get(User, user_id,
+                          options=[joinedload(User.role_rows), joinedload(User.grants)])
+    return user if user is not None and user.active else None
+
+
 def user_for_token(plain: str) -> User | None:
     """The active user behind an active token, or None."""
     # One query for the token, its user, the user's roles and project grants.

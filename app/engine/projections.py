@@ -68,13 +68,13 @@ def _open_rows(instance_id: int) -> dict[str, HumanTask]:
     return rows
 
 
-def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow) -> list[str]:
+def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) -> list[str]:
     """Create rows for new ready human tasks, cancel rows whose task is gone; ready titles."""
     ready = {str(t.id): t for t in engine_tasks.ready_human_tasks(workflow)}
     if instance.status in (InstanceStatus.CANCELLED, InstanceStatus.COMPLETED):
         ready = {}
     now = clock.now()
-    rows = _open_rows(instance.id)
+    rows = {} if new else _open_rows(instance.id)
     for task_id, row in rows.items():
         if task_id not in ready:
             row.status = TaskStatus.CANCELLED.value
@@ -122,16 +122,18 @@ def _waiting_steps(workflow: BpmnWorkflow) -> list[str]:
     return [t.name or t.element_id for t in spiff.waiting_timers(workflow)]
 
 
-def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
-    """Store the workflow's state and every projection of it on ``instance``."""
+def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, *, new: bool = False
+                  ) -> None:
+    """Store the workflow's state and every projection of it on ``instance`` (``new``: an
+    instance saved for the first time, which has no task or subscription rows to look up)."""
     # One flush at the end (by the caller) instead of one before every query below.
     with db.session.no_autoflush:
-        _save_workflow(instance, workflow)
+        _save_workflow(instance, workflow, new)
 
 
-def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) -> None:
     now = clock.now()
-    titles = _sync_tasks(instance, workflow)
+    titles = _sync_tasks(instance, workflow, new)
     status = InstanceStatus(instance.status)
     if status not in (InstanceStatus.CANCELLED, InstanceStatus.SUSPENDED,
                       InstanceStatus.COMPLETED, InstanceStatus.ERROR):
@@ -146,7 +148,7 @@ def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     instance.current_steps = ", ".join(steps)[:STEPS_LENGTH]
     active = instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
     instance.next_timer_due = spiff.next_timer_due(workflow) if active else None
-    _sync_subscriptions(instance, workflow)
+    _sync_subscriptions(instance, workflow, new)
     instance.state = spiff.serialize(workflow)
     instance.state_token = token = uuid.uuid4().hex
     workflow_cache.put(token, workflow)
@@ -159,7 +161,7 @@ def correlation_key(correlation: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) -> None:
     """Make the instance's MessageSubscription rows match the catches it waits on."""
     wanted: dict[tuple[str, str, str, str], WaitingEvent] = {}
     if not instance.finished:
@@ -169,7 +171,7 @@ def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow) -> No
     if not wanted and not instance.subscribed:
         return  # waits on nothing and has no rows: nothing to query or write
     instance.subscribed = bool(wanted)
-    rows = list(db.session.scalars(
+    rows = [] if new else list(db.session.scalars(
         select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)))
     for row in rows:
         if wanted.pop((row.kind, row.name, row.correlation_key, row.task_id), None) is None:

@@ -6,11 +6,13 @@ records its history and flushes; the unit of work (request, CLI command, job) co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 
 from app.accounts.models import User
@@ -56,6 +58,14 @@ def schema_errors(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[st
 # --- instances ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NewInstance:
+    """One instance for :func:`start_instances`: its initial data and business key."""
+
+    data: Mapping[str, Any] = field(default_factory=dict)
+    business_key: str | None = None
+
+
 def start_instance(
     flow: str,
     project_id: int,
@@ -64,34 +74,54 @@ def start_instance(
     actor: Actor | None = None,
 ) -> ProcessInstance:
     """Start ``flow`` (latest deployed version) in a project and run it to its first wait."""
+    [instance] = start_instances(flow, project_id, [NewInstance(data or {}, business_key)],
+                                 actor)
+    return instance
+
+
+def start_instances(
+    flow: str,
+    project_id: int,
+    items: Sequence[NewInstance],
+    actor: Actor | None = None,
+) -> list[ProcessInstance]:
+    """:func:`start_instance` for many instances of one flow and project (a billing run's
+    dunning cases): the same rows, history and projections, written in two flushes for all."""
     with acting_as(actor) if actor is not None else nullcontext():
         if project_id not in existing_project_ids({project_id}) or not in_scope(project_id):
             raise FieldErrors({"project_id": "no such project"})
-        if business_key is not None and len(business_key) > BUSINESS_KEY_LENGTH:
-            raise FieldErrors({"business_key": f"at most {BUSINESS_KEY_LENGTH} characters"})
+        for item in items:
+            if item.business_key is not None and len(item.business_key) > BUSINESS_KEY_LENGTH:
+                raise FieldErrors({"business_key": f"at most {BUSINESS_KEY_LENGTH} characters"})
         deployment = latest_loaded_deployment(flow)
         spec, subprocess_specs = deployment.spec(flow)
-        workflow = spiff.create_workflow(spec, subprocess_specs, data=dict(data or {}))
         who = current_actor()
-        instance = ProcessInstance(
-            project_id=project_id,
-            flow=flow,
-            deployment_id=deployment.id,
-            business_key=business_key,
-            status=InstanceStatus.RUNNING.value,
-            started_by_id=who.user_id,
-            started_by_label=who.label,
-            started_at=clock.now(),
-            state="",
-        )
-        db.session.add(instance)
+        now = clock.now()
+        started: list[tuple[ProcessInstance, BpmnWorkflow, NewInstance]] = []
+        for item in items:
+            workflow = spiff.create_workflow(spec, subprocess_specs, data=dict(item.data))
+            instance = ProcessInstance(
+                project_id=project_id,
+                flow=flow,
+                deployment_id=deployment.id,
+                business_key=item.business_key,
+                status=InstanceStatus.RUNNING.value,
+                started_by_id=who.user_id,
+                started_by_label=who.label,
+                started_at=now,
+                state="",
+                subscribed=False,
+            )
+            db.session.add(instance)
+            started.append((instance, workflow, item))
+        db.session.flush()  # ids for history, tasks and service handlers
+        for instance, workflow, item in started:
+            record_event(instance, EventKind.STARTED, data={"data": dict(item.data),
+                                                            "version": deployment.version})
+            step(instance, workflow)  # service tasks run; a failure is an incident
+            save_workflow(instance, workflow, new=True)
         db.session.flush()
-        record_event(instance, EventKind.STARTED, data={"data": dict(data or {}),
-                                                        "version": deployment.version})
-        step(instance, workflow)  # service tasks run; a failure is an incident
-        save_workflow(instance, workflow)
-        db.session.flush()
-        return instance
+        return [instance for instance, _workflow, _item in started]
 
 
 def get_instance(instance_id: int) -> ProcessInstance:

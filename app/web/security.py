@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Flask, Request, request
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
-from app.accounts.operations import user_for_token
-from app.extensions import csrf, db, login_manager
+from app.accounts.operations import active_user, user_for_token
+from app.extensions import csrf, login_manager
 from app.scoping import set_scope
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -23,10 +22,7 @@ def bearer_token(req: Request) -> str | None:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    # One query for the user with roles and project grants (every request needs them).
-    user = db.session.get(User, int(user_id),
-                          options=[joinedload(User.role_rows), joinedload(User.grants)])
-    return user if user is not None and user.active else None
+    return active_user(int(user_id))
 
 
 @login_manager.request_loader
