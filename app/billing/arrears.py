@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.projects.models import Unit
@@ -14,18 +15,21 @@ from .models import BalanceEntry, Bill, BillingSettings
 from .money import late_fee_fen, period_label, yuan
 
 
-def open_bills(unit_id: int, *, lock: bool = False) -> list[Bill]:
-    """The unit's unpaid bills, oldest due first (locked for the transaction if asked)."""
+def open_bills(unit_id: int, *, lock: bool = False, fee_items: bool = False) -> list[Bill]:
+    """The unit's unpaid bills, oldest due first (locked for the transaction if asked;
+    ``fee_items``: with their fee items, in the same query)."""
     stmt = (select(Bill).where(Bill.unit_id == unit_id, Bill.status == "open")
             .order_by(Bill.due_date, Bill.id))
     if lock:
         stmt = stmt.with_for_update()
+    if fee_items:
+        stmt = stmt.options(joinedload(Bill.fee_item))
     return list(db.session.scalars(stmt))
 
 
-def overdue_bills(unit_id: int, today: date) -> list[Bill]:
+def overdue_bills(unit_id: int, today: date, *, fee_items: bool = False) -> list[Bill]:
     """Unpaid bills whose due date has passed (a bill due today is not overdue yet)."""
-    return [b for b in open_bills(unit_id) if b.due_date < today]
+    return [b for b in open_bills(unit_id, fee_items=fee_items) if b.due_date < today]
 
 
 def balance_fen(unit_id: int) -> int:
@@ -69,8 +73,8 @@ def bill_json(bill: Bill, today: date | None = None,
 
 def arrears_summary(unit_id: int, today: date) -> dict[str, Any]:
     """What the reminder says: the overdue amount and bills, and the oldest due date."""
-    bills = overdue_bills(unit_id, today)
-    unit = db.session.get(Unit, unit_id)
+    bills = overdue_bills(unit_id, today, fee_items=True)
+    unit = db.session.get(Unit, unit_id, options=[joinedload(Unit.building)])
     total = sum(b.outstanding_fen for b in bills)
     return {
         "unit_id": unit_id,

@@ -14,15 +14,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import joinedload
 
 from app.audit.actor import Actor
 from app.clock import clock
 from app.engine import messaging
-from app.engine.runtime import start_instance
+from app.engine.runtime import NewInstance, start_instances
 from app.engine.script_helpers import register_helper
 from app.engine.services import ServiceContext, register_operator
 from app.errors import NotFound
@@ -44,6 +46,8 @@ FREEZE_DAYS = 90
 SEND_AT = time(9, 0)
 SYSTEM = Actor(None, "billing")
 PAID, PARTIAL = "dunning_paid", "dunning_partial"
+#: Units whose cases :func:`open_cases` opens per round of look-ups.
+OPEN_BATCH = 500
 
 
 # --- the schedule (a script helper: pure, reads nothing but its arguments) --------------------
@@ -84,18 +88,29 @@ def dunning_next(oldest_due: Any, last_reminder_at: Any = None, restarted_at: An
 # --- starting cases ---------------------------------------------------------------------------
 
 
+def _owner_query() -> Any:
+    return (select(Occupancy.unit_id, Customer).select_from(Customer)
+            .join(Occupancy, Occupancy.customer_id == Customer.id)
+            .where(Occupancy.relation == "owner", Occupancy.move_out.is_(None),
+                   Customer.status == "active"))
+
+
+def _owners(unit_ids: Sequence[int]) -> dict[int, Customer]:
+    """{unit id: its owner} — the active customer with a current owner link, lowest id first
+    (one query for all the units)."""
+    owners: dict[int, Customer] = {}
+    rows = db.session.execute(_owner_query().where(Occupancy.unit_id.in_(unit_ids))
+                              .order_by(Occupancy.unit_id, Customer.id))
+    for unit_id, customer in rows:
+        owners.setdefault(unit_id, customer)
+    return owners
+
+
 def _owner(unit_id: int) -> Customer | None:
-    return db.session.scalar(
-        select(Customer).join(Occupancy, Occupancy.customer_id == Customer.id)
-        .where(Occupancy.unit_id == unit_id, Occupancy.relation == "owner",
-               Occupancy.move_out.is_(None), Customer.status == "active")
-        .order_by(Customer.id).limit(1))
+    return _owners([unit_id]).get(unit_id)
 
 
-def owner_recipients(unit_id: int) -> list[str]:
-    """``notify`` recipients for the owner: their portal account (in-app + SMS to the phone
-    on the account), else their phone number on record; [] if neither is known."""
-    owner = _owner(unit_id)
+def _recipients(owner: Customer | None) -> list[str]:
     if owner is None:
         return []
     if owner.user_id is not None:
@@ -104,33 +119,71 @@ def owner_recipients(unit_id: int) -> list[str]:
     return [f"phone:{phone}"] if phone else []
 
 
+def owner_recipients(unit_id: int) -> list[str]:
+    """``notify`` recipients for the owner: their portal account (in-app + SMS to the phone
+    on the account), else their phone number on record; [] if neither is known."""
+    return _recipients(_owner(unit_id))
+
+
 def open_case(unit_id: int, today: date | None = None) -> DunningCase | None:
     """Start the dunning process for a unit with overdue bills (None if nothing is overdue;
     the open case if one exists)."""
+    return open_cases_for([unit_id], today)[0]
+
+
+def open_cases_for(unit_ids: Sequence[int], today: date | None = None
+                   ) -> list[DunningCase | None]:
+    """:func:`open_case` for each of ``unit_ids`` (in order): the same cases and process
+    instances, but the look-ups (open cases, overdue bills, units, owners) are one query each
+    for all the units and the new cases are written in one statement each way."""
     today = today or local_today()
-    case = db.session.scalar(select(DunningCase).where(
-        DunningCase.unit_id == unit_id, DunningCase.status == "open"))
-    if case is not None:
-        return case
-    bills = overdue_bills(unit_id, today)
-    if not bills:
-        return None
-    unit = db.session.get(Unit, unit_id)
-    assert unit is not None
-    case = DunningCase(project_id=unit.project_id, unit_id=unit_id, status="open",
-                       oldest_due=bills[0].due_date, opened_at=clock.now(), reminders=0,
-                       restarts=0, log=[])
-    db.session.add(case)
+    ids = list(dict.fromkeys(unit_ids))
+    if not ids:
+        return []
+    cases: dict[int, DunningCase | None] = {}
+    for case in db.session.scalars(select(DunningCase).where(
+            DunningCase.unit_id.in_(ids), DunningCase.status == "open")):
+        cases.setdefault(case.unit_id, case)
+    todo = [u for u in ids if u not in cases]
+    # The oldest overdue bill (overdue_bills(unit)[0]): unpaid and due before today.
+    oldest: dict[int, date] = dict(db.session.execute(  # type: ignore[arg-type]
+        select(Bill.unit_id, func.min(Bill.due_date))
+        .where(Bill.unit_id.in_(todo), Bill.status == "open", Bill.due_date < today)
+        .group_by(Bill.unit_id)).all()) if todo else {}
+    todo = [u for u in todo if u in oldest]
+    for unit_id in ids:
+        if unit_id not in cases and unit_id not in oldest:
+            cases[unit_id] = None
+    if not todo:
+        return [cases[u] for u in unit_ids]
+    units = {unit.id: unit for unit in db.session.scalars(
+        select(Unit).where(Unit.id.in_(todo)).options(joinedload(Unit.building)))}
+    owners = _owners(todo)
+    new: list[tuple[DunningCase, Unit]] = []
+    for unit_id in todo:
+        unit = units.get(unit_id)
+        assert unit is not None
+        case = DunningCase(project_id=unit.project_id, unit_id=unit_id, status="open",
+                           oldest_due=oldest[unit_id], opened_at=clock.now(), reminders=0,
+                           restarts=0, log=[])
+        db.session.add(case)
+        new.append((case, unit))
+        cases[unit_id] = case
     db.session.flush()
-    data = {"case_id": case.id, "unit_id": unit_id, "unit_label": unit.label,
-            "owner_to": owner_recipients(unit_id), "oldest_due": case.oldest_due.isoformat(),
-            "last_reminder_at": None, "restarted_at": None, "freeze_decided": False,
-            "frozen": False}
-    instance = start_instance(FLOW, unit.project_id, data,
-                              business_key=f"CJ-{unit_id}-{today:%Y%m%d}", actor=SYSTEM)
-    case.instance_id = instance.id
+    by_project: dict[int, list[tuple[DunningCase, Unit]]] = {}
+    for case, unit in new:
+        by_project.setdefault(unit.project_id, []).append((case, unit))
+    for project_id, group in by_project.items():
+        instances = start_instances(FLOW, project_id, [NewInstance(
+            {"case_id": case.id, "unit_id": unit.id, "unit_label": unit.label,
+             "owner_to": _recipients(owners.get(unit.id)),
+             "oldest_due": case.oldest_due.isoformat(), "last_reminder_at": None,
+             "restarted_at": None, "freeze_decided": False, "frozen": False},
+            business_key=f"CJ-{unit.id}-{today:%Y%m%d}") for case, unit in group], actor=SYSTEM)
+        for (case, _unit), instance in zip(group, instances, strict=True):
+            case.instance_id = instance.id
     db.session.flush()
-    return case
+    return [cases[u] for u in unit_ids]
 
 
 def units_needing_a_case(today: date, project_id: int | None = None) -> list[int]:
@@ -148,10 +201,11 @@ def units_needing_a_case(today: date, project_id: int | None = None) -> list[int
 def open_cases(today: date | None = None, project_id: int | None = None) -> int:
     """Open a case for every unit whose bill became overdue; how many were opened."""
     today = today or local_today()
+    units = units_needing_a_case(today, project_id)
     opened = 0
-    for unit_id in units_needing_a_case(today, project_id):
-        if open_case(unit_id, today) is not None:
-            opened += 1
+    for start in range(0, len(units), OPEN_BATCH):
+        opened += sum(case is not None
+                      for case in open_cases_for(units[start:start + OPEN_BATCH], today))
     return opened
 
 
@@ -198,7 +252,9 @@ def apply_update(instance_id: int, action: str, reason: str | None = None,
                  oldest_due: str | None = None) -> dict[str, Any]:
     """What the flow reports at each step; returns data for the flow (the arrears for a
     reminder)."""
-    case = db.session.scalar(select(DunningCase).where(DunningCase.instance_id == instance_id))
+    # The unit and its building come along: the reminder's arrears name the unit.
+    case = db.session.scalar(select(DunningCase).where(DunningCase.instance_id == instance_id)
+                             .options(joinedload(DunningCase.unit).joinedload(Unit.building)))
     if case is None:
         raise NotFound(f"no dunning case for process instance {instance_id}")
     now = clock.now()

@@ -138,7 +138,8 @@ def resolve(recipients: Iterable[RecipientLike], project_id: int | None) -> list
         else:
             raise RecipientError("a recipient needs a user id, a role or a phone")
     contacts = {c.user_id: c for c in db.session.scalars(
-        select(UserContact).where(UserContact.user_id.in_({u.id for u in users})))}
+        select(UserContact).where(UserContact.user_id.in_({u.id for u in users})))} \
+        if users else {}
     targets: dict[str, Target] = {}
     for user in users:
         targets.setdefault(f"u{user.id}", _user_target(user, contacts.get(user.id)))

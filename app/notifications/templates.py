@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -119,6 +119,8 @@ class TemplateStore:
     def __init__(self, files: Mapping[str, bytes]) -> None:
         self.events: dict[str, EventSpec] = {}
         self.sources: dict[tuple[str, str, str], tuple[str, str]] = {}
+        #: Compiled templates by path, compiled on first use (a store is immutable).
+        self._compiled: dict[str, Template] = {}
         for path, data in files.items():
             found = EVENTS_RE.match(path)
             if found:
@@ -165,7 +167,10 @@ class TemplateStore:
         path, source = found
         lang = TEMPLATE_RE.match(path).group("lang")  # type: ignore[union-attr]
         try:
-            text = _env.from_string(source).render(dict(data))
+            template = self._compiled.get(path)
+            if template is None:
+                template = self._compiled[path] = _env.from_string(source)
+            text = template.render(dict(data))
         except TemplateError as exc:
             raise TemplateRenderError(f"{path}: {exc}") from exc
         subject, body = _split(channel, text)
