@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import func, select
 
 from app.audit.actor import current_actor
 from app.audit.recorder import record_audit
+from app.engine import spiff
 from app.engine.bundle import FORMS_DIR, BundleInvalid, Problem, form_path
 from app.engine.models import DeployedProcess, Deployment, DeploymentFile, ProcessInstance
 from app.engine.services import operator_requirements
@@ -152,6 +154,7 @@ class LoadedDeployment:
     version: int
     specs: dict[str, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]]
     files: dict[str, bytes]
+    content_hash: str = ""
 
     def spec(self, flow: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
         try:
@@ -199,7 +202,8 @@ def loaded_deployment(deployment: Deployment) -> LoadedDeployment:
         )
         for pid, entry in json.loads(specs_text or "{}").items()
     }
-    loaded = LoadedDeployment(deployment.id, deployment.version, specs, files)
+    loaded = LoadedDeployment(deployment.id, deployment.version, specs, files,
+                              deployment.content_hash)
     with _cache_lock:
         return _cache.setdefault(key, loaded)
 
@@ -231,6 +235,12 @@ def latest_loaded_deployment(flow: str) -> LoadedDeployment:
     if cached is not None:
         return cached
     return loaded_deployment(db.session.get_one(Deployment, row.id))
+
+
+def restore_workflow(instance: ProcessInstance, state: str) -> BpmnWorkflow:
+    """An instance's workflow from a state of it, with the specs of its deployment."""
+    specs = loaded_deployment_by_id(instance.deployment_id).spec(instance.flow)
+    return spiff.deserialize(state, specs=specs)
 
 
 def clear_cache() -> None:

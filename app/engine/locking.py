@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import lazyload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.engine import spiff
+from app.engine.deployments import restore_workflow
 from app.engine.models import InstanceStatus, ProcessInstance
 from app.engine.projections import save_workflow
 from app.engine.stepping import step
@@ -89,7 +89,7 @@ def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
     if workflow is None:
         state = db.session.scalar(
             select(ProcessInstance.state).where(ProcessInstance.id == instance.id))
-        workflow = spiff.deserialize(state)
+        workflow = restore_workflow(instance, state)
     return workflow
 
 

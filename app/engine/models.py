@@ -129,7 +129,7 @@ class ProcessInstance(ProjectScoped, db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         Index("ix_process_instance_list", "status", "flow", "started_at"),
         Index("ix_process_instance_business_key", "business_key"),
-        Index("ix_process_instance_next_timer_due", "next_timer_due"),
+        Index("ix_process_instance_next_timer_due", "next_timer_due", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import select
 
 from app.engine import spiff
 from app.engine import tasks as engine_tasks
 from app.engine.history import jsonable
-from app.engine.models import DeploymentFile, ProcessInstance
+from app.engine.models import ProcessInstance
 from app.extensions import db
 from app.notifications.recipients import Recipient
 from app.notifications.service import notify
@@ -216,17 +215,15 @@ def run_to_wait(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
 _stores: dict[tuple[int, str], TemplateStore | None] = {}
 
 
-def deployment_templates(instance: ProcessInstance) -> TemplateStore | None:
-    """The notification templates deployed with the instance's version (None: none were)."""
-    deployment = instance.deployment
-    key = (deployment.id, deployment.content_hash)
+def deployment_templates(deployment_id: int) -> TemplateStore | None:
+    """The notification templates deployed with a version (None: none were)."""
+    from app.engine.deployments import loaded_deployment_by_id  # deployments imports us
+
+    loaded = loaded_deployment_by_id(deployment_id)
+    key = (loaded.id, loaded.content_hash)
     if key not in _stores:
-        rows = db.session.execute(
-            select(DeploymentFile.path, DeploymentFile.content).where(
-                DeploymentFile.deployment_id == deployment.id,
-                DeploymentFile.path.startswith(TEMPLATES_ROOT))
-        ).all()
-        files = {path: bytes(content) for path, content in rows}
+        files = {path: content for path, content in loaded.files.items()
+                 if path.startswith(TEMPLATES_ROOT)}
         store = TemplateStore(files) if files else None
         with _registry_lock:
             _stores[key] = store
@@ -259,8 +256,7 @@ def recipients_of(context: ServiceContext, to: list[Any] | str) -> list[Recipien
 
 
 def _notify(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
-    instance = _instance_for(context)
-    store = deployment_templates(instance) if instance is not None else None
+    store = deployment_templates(context.deployment_id)
     messages = notify(
         params["event"], project_id=context.project_id,
         recipients=recipients_of(context, params["to"]), data=context.data,
@@ -268,10 +264,6 @@ def _notify(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
         idempotency_key=context.idempotency_key, templates=store,
     )
     return {"event": params["event"], "messages": len(messages)}
-
-
-def _instance_for(context: ServiceContext) -> ProcessInstance | None:
-    return db.session.get(ProcessInstance, context.instance_id)
 
 
 def _outbox(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:

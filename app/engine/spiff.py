@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,11 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.serializer.default.event_definition import (
     TimerConditionalEventDefinitionConverter,
 )
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
+from SpiffWorkflow.bpmn.serializer.helpers.bpmn_converter import BpmnConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -51,9 +57,17 @@ from app.engine.timers import (
     timer_kind,
 )
 
-#: Written into every serialization; :func:`deserialize` refuses any other version, so a
-#: format change must come with a migration and a new constant.
-SERIALIZER_VERSION = "estateflow-1"
+#: Written into every serialization; :func:`deserialize` refuses versions it does not know, so
+#: a format change must come with a new constant (and reading the old one, or a migration).
+#: estateflow-2 names the process specs instead of embedding them: they live in the
+#: deployment, which every instance keeps (a state shrinks from ~29 KB to ~5 KB for dunning,
+#: and restoring it no longer rebuilds the specs).
+SERIALIZER_VERSION = "estateflow-2"
+#: estateflow-1 states embedded their specs; they are still read (and saved as estateflow-2).
+READABLE_VERSIONS = frozenset({"estateflow-1", SERIALIZER_VERSION})
+
+#: A workflow's process spec and its called processes' specs (what a deployment holds).
+Specs = tuple[BpmnProcessSpec, Mapping[str, BpmnProcessSpec]]
 
 #: Rounds of refresh + engine steps one :func:`advance` may take (cycle timers catching up).
 MAX_ADVANCE_ROUNDS = 100
@@ -81,6 +95,50 @@ def _config() -> dict[type, type]:
     return config
 
 
+class SpecsRequired(EngineError):
+    """An estateflow-2 state names its specs: deserialize needs them (from the deployment)."""
+
+
+class SpecRef:
+    """Stands for a process spec in a state: restored from the specs passed to deserialize."""
+
+
+_restoring_specs: ContextVar[Specs | None] = ContextVar("estateflow_restoring_specs",
+                                                        default=None)
+SPEC_REF = "EstateFlowSpecRef"
+
+
+class SpecRefConverter(BpmnConverter):  # type: ignore[misc]
+    """``{"typename": "EstateFlowSpecRef", "name": ...}`` → the spec of that name."""
+
+    def to_dict(self, spec: Any) -> dict[str, Any]:
+        return {"name": spec.name}
+
+    def from_dict(self, dct: Mapping[str, Any]) -> BpmnProcessSpec:
+        specs = _restoring_specs.get()
+        if specs is None:
+            raise SpecsRequired("this state names its process specs: pass the deployment's")
+        top, called = specs
+        name = dct["name"]
+        spec = top if top.name == name else called.get(name)
+        if spec is None:
+            raise SpecsRequired(f"the deployment has no process spec {name!r} for this state")
+        return spec
+
+
+class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+    """Writes references to the workflow's specs instead of the specs themselves."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["spec"] = {"typename": SPEC_REF, "name": workflow.spec.name}
+        dct["subprocess_specs"] = {name: {"typename": SPEC_REF, "name": name}
+                                   for name in workflow.subprocess_specs}
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
 def create_serializer() -> BpmnWorkflowSerializer:
     """A BpmnWorkflowSerializer knowing EstateFlow's specs, pinned to SERIALIZER_VERSION."""
     registry = BpmnWorkflowSerializer.configure(_config())
@@ -91,6 +149,8 @@ def create_serializer() -> BpmnWorkflowSerializer:
     ):
         TimerConditionalEventDefinitionConverter(cls, registry, typename=typename)
     ServiceTaskConverter(ExternalServiceTask, registry, typename="ServiceTask")
+    SpecRefWorkflowConverter(BpmnWorkflow, registry)
+    SpecRefConverter(SpecRef, registry, typename=SPEC_REF)
     return BpmnWorkflowSerializer(registry, version=SERIALIZER_VERSION)
 
 
@@ -102,21 +162,34 @@ def serialize(workflow: BpmnWorkflow) -> str:
     return str(SERIALIZER.serialize_json(workflow))
 
 
-def deserialize(text: str | bytes, script_engine: Any | None = None) -> BpmnWorkflow:
-    """Restore a workflow written by :func:`serialize`, attaching the restricted script engine.
+def deserialize(
+    text: str | bytes, script_engine: Any | None = None, *, specs: Specs | None = None
+) -> BpmnWorkflow:
+    """Restore a workflow written by :func:`serialize` with the process ``specs`` it names
+    (the deployment's: :func:`specs_of` for a live workflow), attaching the restricted script
+    engine. States of estateflow-1 carry their specs and need none.
 
     Spiff's own deserialize_json would run its 1.x migrations on a foreign version and fall
     back to an unrestricted script engine; both are refused here.
     """
     dct = json.loads(text)
     version = dct.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
-    if version != SERIALIZER_VERSION:
+    if version not in READABLE_VERSIONS:
         raise SerializationVersionError(
             f"workflow serialized with version {version!r}, expected {SERIALIZER_VERSION!r}"
         )
-    workflow = SERIALIZER.from_dict(dct)
+    token = _restoring_specs.set(specs)
+    try:
+        workflow = SERIALIZER.from_dict(dct)
+    finally:
+        _restoring_specs.reset(token)
     workflow.script_engine = script_engine or create_script_engine()
     return workflow
+
+
+def specs_of(workflow: BpmnWorkflow) -> Specs:
+    """The specs a workflow runs (what :func:`deserialize` needs to restore its state)."""
+    return workflow.spec, dict(workflow.subprocess_specs)
 
 
 def serialize_spec(spec: BpmnProcessSpec) -> dict[str, Any]:
@@ -253,7 +326,10 @@ def next_start_due(
 __all__ = [
     "MAX_ADVANCE_ROUNDS",
     "SERIALIZER",
+    "READABLE_VERSIONS",
     "SERIALIZER_VERSION",
+    "Specs",
+    "SpecsRequired",
     "Cycle",
     "EngineError",
     "SerializationVersionError",
@@ -268,5 +344,6 @@ __all__ = [
     "next_timer_due",
     "serialize",
     "serialize_spec",
+    "specs_of",
     "waiting_timers",
 ]

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from app.audit.actor import Actor, acting_as
 from app.clock import clock
@@ -66,29 +66,35 @@ def due_instance_ids(
     """(due, id) of active instances whose next timer is due, oldest first, after a cursor;
     ``shard=(k, n)``: only ids with ``id % n == k`` (parallel workers of one pass).
 
-    Only the ``next_timer_due`` index is read.
+    Only the ``(next_timer_due, id)`` index is read: the rest of the cursor's moment first
+    (``due = d AND id > last``), then later moments — two range scans rather than one ``OR``
+    that no index serves when thousands of timers fall due at the same moment (reminders at
+    09:00). The status test is kept out of the index choice (``status || ''``): SQLite, which
+    has no statistics, would otherwise walk every waiting instance through the status index.
     """
-    stmt = (
+    base = (
         select(ProcessInstance.next_timer_due, ProcessInstance.id)
-        .where(
-            ProcessInstance.next_timer_due <= now,
-            ProcessInstance.status.in_(ACTIVE_STATUSES),
-        )
-        .order_by(ProcessInstance.next_timer_due, ProcessInstance.id)
-        .limit(limit)
+        .where((ProcessInstance.status + "").in_(ACTIVE_STATUSES))
         .execution_options(all_projects=True)
     )
+    if shard is not None:
+        base = base.where(ProcessInstance.id % shard[1] == shard[0])
+    rows: list[tuple[datetime, int]] = []
     if after is not None:
         due, last_id = after
-        stmt = stmt.where(
-            or_(
-                ProcessInstance.next_timer_due > due,
-                and_(ProcessInstance.next_timer_due == due, ProcessInstance.id > last_id),
-            )
-        )
-    if shard is not None:
-        stmt = stmt.where(ProcessInstance.id % shard[1] == shard[0])
-    return [(due, instance_id) for due, instance_id in db.session.execute(stmt)]
+        if due <= now:
+            same = (base.where(ProcessInstance.next_timer_due == due, ProcessInstance.id > last_id)
+                    .order_by(ProcessInstance.id).limit(limit))
+            rows = [(d, i) for d, i in db.session.execute(same)]
+        later = base.where(ProcessInstance.next_timer_due > due,
+                           ProcessInstance.next_timer_due <= now)
+    else:
+        later = base.where(ProcessInstance.next_timer_due <= now)
+    if len(rows) < limit:
+        stmt = (later.order_by(ProcessInstance.next_timer_due, ProcessInstance.id)
+                .limit(limit - len(rows)))
+        rows += [(d, i) for d, i in db.session.execute(stmt)]
+    return rows
 
 
 #: Instances stepped per transaction: one commit (a disk flush on PostgreSQL) per group, each

@@ -44,6 +44,13 @@ class WorkflowCache:
                 self.hits += 1
             return workflow
 
+    def peek(self, token: str | None) -> BpmnWorkflow | None:
+        """The workflow saved under ``token``, left in the cache: for reading only."""
+        if token is None:
+            return None
+        with self._lock:
+            return self._entries.get(token)
+
     def put(self, token: str, workflow: BpmnWorkflow) -> None:
         with self._lock:
             self._entries[token] = workflow

@@ -32,10 +32,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from app.engine import spiff
 from app.engine import tasks as engine_tasks
+from app.engine.deployments import restore_workflow
 from app.engine.models import ProcessInstance
 from app.engine.timers import TimerValueError, parse_datetime
+from app.engine.workflow_cache import cache as workflow_cache
 from app.repairs.models import Ticket
 
 FLOWS = frozenset({"repair"})
@@ -186,4 +187,7 @@ def _project_tickets(session: Session, flush_context: Any, instances: Any) -> No
     for obj in list(session.dirty):
         if (isinstance(obj, ProcessInstance) and obj.flow in FLOWS and obj.state
                 and _state_changed(obj)):
-            project_instance(session, obj, spiff.deserialize(obj.state))
+            # The workflow just saved is still in memory; read it, never change it.
+            workflow = (workflow_cache.peek(obj.state_token)
+                        or restore_workflow(obj, obj.state))
+            project_instance(session, obj, workflow)

@@ -43,9 +43,8 @@ def test_event_gateway_timer_wins(start_workflow, frozen_clock):
 
 
 def test_message_correlation_survives_serialization(start_workflow):
-    wf = spiff.deserialize(
-        spiff.serialize(start_workflow("event_gateway", {"ticket_number": "R-9"}))
-    )
+    started = start_workflow("event_gateway", {"ticket_number": "R-9"})
+    wf = spiff.deserialize(spiff.serialize(started), specs=spiff.specs_of(started))
     assert events.waiting_messages(wf)[0].correlations == {"ticket_number": "R-9"}
     assert events.send_message(wf, "payment_received", {"ticket_number": "R-9"})
     spiff.advance(wf)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from app.engine import spiff, tasks
 from app.engine.spiff import EngineError, SerializationVersionError
@@ -66,13 +68,42 @@ def test_serializer_round_trip_then_continue(start_workflow):
     text = spiff.serialize(wf)
     assert f'"serializer_version": "{spiff.SERIALIZER_VERSION}"' in text
 
-    restored = spiff.deserialize(text)
+    restored = spiff.deserialize(text, specs=spiff.specs_of(wf))
     assert ready(restored) == ["Repair"]
     assert type(restored.script_engine).__name__ == "RestrictedScriptEngine"
     complete(restored, "Repair")
     complete(restored, "Review")
     assert restored.completed
     assert spiff.serialize(restored)  # serializes again after finishing
+
+
+def test_states_name_their_specs_instead_of_carrying_them(start_workflow):
+    wf = start_workflow("three_tasks", {"urgent": True})
+    text = spiff.serialize(wf)
+    assert '"task_specs"' not in text  # the specs live in the deployment
+    with pytest.raises(spiff.SpecsRequired):
+        spiff.deserialize(text)
+    other = spiff.deserialize_spec(spiff.serialize_spec(wf.spec))
+    other.name = "another_process"
+    with pytest.raises(spiff.SpecsRequired, match="another_process|three_tasks"):
+        spiff.deserialize(text, specs=(other, {}))
+
+
+def test_states_written_with_their_specs_are_still_read(start_workflow):
+    """estateflow-1 embedded the specs in every state; such rows keep working."""
+    wf = start_workflow("three_tasks", {"urgent": True})
+    complete(wf, "Accept", {"accepted": True})
+    old = spiff.create_serializer()
+    BpmnWorkflowConverter(BpmnWorkflow, old.registry)  # the library's: specs embedded
+    old.VERSION = "estateflow-1"
+    text = old.serialize_json(wf)
+    assert '"task_specs"' in text
+    restored = spiff.deserialize(text)
+    assert ready(restored) == ["Repair"]
+    complete(restored, "Repair")
+    complete(restored, "Review")
+    assert restored.completed
+    assert '"task_specs"' not in spiff.serialize(restored)  # saved in today's format
 
 
 def test_deserialize_refuses_other_versions(start_workflow):
@@ -99,7 +130,7 @@ def test_boundary_timers_fire_only_when_the_clock_moves(start_workflow, frozen_c
     assert spiff.next_timer_due(wf) == START + timedelta(days=90)
 
     # survives a round trip with its due time intact
-    wf = spiff.deserialize(spiff.serialize(wf))
+    wf = spiff.deserialize(spiff.serialize(wf), specs=spiff.specs_of(wf))
     assert spiff.next_timer_due(wf) == START + timedelta(days=90)
 
     frozen_clock.advance(timedelta(days=60))  # 90 days: interrupting cancels Repair
@@ -180,7 +211,7 @@ def test_service_task_waits_for_its_handler(start_workflow):
     spiff.advance(wf)  # the engine never runs it by itself
     assert len(tasks.ready_service_tasks(wf)) == 1
 
-    wf = spiff.deserialize(spiff.serialize(wf))
+    wf = spiff.deserialize(spiff.serialize(wf), specs=spiff.specs_of(wf))
     [call] = tasks.ready_service_tasks(wf)
     tasks.complete_service_task(wf, call.task_id, {"sid": "SM1"})
     spiff.advance(wf)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from app.engine import messaging, spiff
+from app.engine.deployments import restore_workflow
 from app.engine.models import InstanceStatus, MessageSubscription, ProcessInstance
 from app.engine.projections import correlation_key
 from app.engine.workflow_cache import cache as workflow_cache
@@ -28,7 +29,7 @@ def _subscriptions(instance: ProcessInstance) -> list[tuple[str, str, dict[str, 
 
 
 def _data(instance: ProcessInstance, element_id: str) -> dict[str, Any]:
-    workflow = spiff.deserialize(instance.state)
+    workflow = restore_workflow(instance, instance.state)
     [task] = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == element_id]
     return dict(task.data)
 
@@ -62,9 +63,9 @@ def test_message_lookup_uses_the_index(svc: Svc, monkeypatch):
     loaded: list[int] = []
     real = spiff.deserialize
 
-    def counting(text: Any, *args: Any) -> Any:
+    def counting(text: Any, *args: Any, **kwargs: Any) -> Any:
         loaded.append(1)
-        return real(text, *args)
+        return real(text, *args, **kwargs)
 
     monkeypatch.setattr(spiff, "deserialize", counting)
     workflow_cache.clear()  # as in another process: every workflow must come from its row

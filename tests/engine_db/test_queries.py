@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from app.engine import locking, runtime, spiff
+from app.engine import runtime, spiff
 from app.extensions import db
 
 
@@ -49,7 +49,7 @@ def test_inbox_and_instance_lists_cost_the_same_for_1_or_20_rows(
         raise AssertionError("a list deserialized a workflow")
 
     monkeypatch.setattr(spiff, "deserialize", refuse)
-    monkeypatch.setattr(locking.spiff, "deserialize", refuse)
+    monkeypatch.setattr(spiff, "deserialize", refuse)
     with count_queries() as one:
         assert _list(client, headers)["total"] == 1
         client.get("/api/v1/instances", headers=headers)
@@ -57,7 +57,7 @@ def test_inbox_and_instance_lists_cost_the_same_for_1_or_20_rows(
     for n in range(1, 20):
         runtime.start_instance("ticket", busy_estate.id, {}, business_key=f"K-{n}")
     monkeypatch.setattr(spiff, "deserialize", refuse)
-    monkeypatch.setattr(locking.spiff, "deserialize", refuse)
+    monkeypatch.setattr(spiff, "deserialize", refuse)
     with count_queries() as twenty:
         assert _list(client, headers)["total"] == 20
         assert client.get("/api/v1/instances", headers=headers).get_json()["total"] == 20

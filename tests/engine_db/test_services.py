@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit.actor import Actor, acting_as
-from app.engine import deployments, services, spiff
+from app.engine import deployments, services
 from app.engine.bundle import BundleInvalid, Problem
+from app.engine.deployments import restore_workflow
 from app.engine.models import Incident, InstanceStatus, ProcessInstance
 from app.extensions import db
 from app.notifications.models import Notification
@@ -87,7 +88,7 @@ def test_notify_task_writes_notifications_in_the_step(svc: Svc):
     instance = svc.start("svc_notify", {"ticket_no": "BX-1", "urgent": False})
     assert instance.status == InstanceStatus.RUNNING
     assert svc.open_tasks(instance) == ["Check"]
-    workflow = spiff.deserialize(instance.state)
+    workflow = restore_workflow(instance, instance.state)
     [done] = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "Notify_registered"]
     key = f"instance:{instance.id}:task:{done.id}"
     rows = _rows(key)
@@ -120,7 +121,7 @@ def test_requester_id_in_the_data_wins_and_phones_get_sms(svc: Svc, create_user,
 def test_rerunning_the_task_does_not_duplicate(svc: Svc):
     instance = svc.start("svc_notify", {"ticket_no": "BX-3", "urgent": False})
     before = _rows(f"instance:{instance.id}:")
-    workflow = spiff.deserialize(instance.state)
+    workflow = restore_workflow(instance, instance.state)
     [done] = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "Notify_registered"]
     context = services.ServiceContext(
         instance_id=instance.id, project_id=instance.project_id, flow=instance.flow,

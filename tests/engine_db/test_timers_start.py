@@ -11,8 +11,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from app.audit.actor import Actor, acting_as
 from app.clock import clock
-from app.engine import spiff, timer_starts
-from app.engine.deployments import deploy
+from app.engine import timer_starts
+from app.engine.deployments import deploy, restore_workflow
 from app.engine.models import HumanTask, ProcessInstance, TimerStartSchedule
 from app.extensions import db
 from app.uow import unit_of_work
@@ -53,7 +53,7 @@ def _started() -> list[tuple[int, str, str]]:
         ProcessInstance.flow == "monthly_inspection").order_by(ProcessInstance.id))
     result = []
     for instance in rows:
-        workflow = spiff.deserialize(instance.state)
+        workflow = restore_workflow(instance, instance.state)
         data = workflow.get_tasks(state=TaskState.READY, manual=True)[0].data
         result.append((instance.project_id, data["scheduled_for"], instance.current_steps))
     return result

@@ -23,9 +23,9 @@ def loads(monkeypatch) -> list[int]:
     counted: list[int] = []
     real = spiff.deserialize
 
-    def counting(text: Any, *args: Any) -> Any:
+    def counting(text: Any, *args: Any, **kwargs: Any) -> Any:
         counted.append(1)
-        return real(text, *args)
+        return real(text, *args, **kwargs)
 
     monkeypatch.setattr(spiff, "deserialize", counting)
     return counted

@@ -16,5 +16,5 @@ def test_the_whole_bundle_deploys(db_session):
     for process in deployment.processes:
         spec, subprocesses = loaded.spec(process.process_id)
         workflow = spiff.create_workflow(spec, subprocesses, data={})
-        restored = spiff.deserialize(spiff.serialize(workflow))
+        restored = spiff.deserialize(spiff.serialize(workflow), specs=(spec, subprocesses))
         assert spiff.serialize(restored) == spiff.serialize(workflow)
