@@ -115,7 +115,7 @@ def part_b_persisted(count: int) -> float:
         spiff.advance(workflow)
         state = spiff.serialize(workflow)
         for _ in range(3):
-            workflow = spiff.deserialize(state)
+            workflow = spiff.deserialize(state, specs=(spec, subprocesses))
             [task] = engine_tasks.ready_human_tasks(workflow)
             engine_tasks.complete_user_task(workflow, task.id, TASK_DATA[task.element_id])
             spiff.advance(workflow)

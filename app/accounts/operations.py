@@ -11,7 +11,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import ApiToken, ProjectGrant, User, UserRole
@@ -176,11 +176,14 @@ def revoke_api_token(token: ApiToken) -> None:
     db.session.flush()
 
 
+_ACTIVE_USER = (select(User).where(User.id == bindparam("user_id"))
+                .options(joinedload(User.role_rows), joinedload(User.grants)))
+
+
 def active_user(user_id: int) -> User | None:
     """The active user with that id, roles and project grants loaded in one query (what every
     signed-in request needs), or None."""
-    user = db.session.get(User, user_id,
-                          options=[joinedload(User.role_rows), joinedload(User.grants)])
+    user = db.session.scalars(_ACTIVE_USER, {"user_id": user_id}).unique().first()
     return user if user is not None and user.active else None
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app.audit.actor import current_actor
 from app.audit.recorder import record_audit
@@ -208,10 +208,17 @@ def loaded_deployment(deployment: Deployment) -> LoadedDeployment:
         return _cache.setdefault(key, loaded)
 
 
+_HASH = select(Deployment.content_hash).where(Deployment.id == bindparam("deployment_id"))
+_LATEST = (select(Deployment.id, Deployment.content_hash)
+           .join(DeployedProcess)
+           .where(DeployedProcess.process_id == bindparam("flow"))
+           .order_by(Deployment.version.desc())
+           .limit(1))
+
+
 def loaded_deployment_by_id(deployment_id: int) -> LoadedDeployment:
     """:func:`loaded_deployment` of a deployment id without loading its row when cached."""
-    content_hash = db.session.scalar(
-        select(Deployment.content_hash).where(Deployment.id == deployment_id))
+    content_hash = db.session.scalar(_HASH, {"deployment_id": deployment_id})
     if content_hash is None:
         raise NotFound(f"no deployment {deployment_id}")
     cached = _cache.get((deployment_id, content_hash))
@@ -222,13 +229,7 @@ def loaded_deployment_by_id(deployment_id: int) -> LoadedDeployment:
 
 def latest_loaded_deployment(flow: str) -> LoadedDeployment:
     """The parsed latest deployment that contains process ``flow`` (NotFound otherwise)."""
-    row = db.session.execute(
-        select(Deployment.id, Deployment.content_hash)
-        .join(DeployedProcess)
-        .where(DeployedProcess.process_id == flow)
-        .order_by(Deployment.version.desc())
-        .limit(1)
-    ).first()
+    row = db.session.execute(_LATEST, {"flow": flow}).first()
     if row is None:
         raise NotFound(f"no deployed process {flow!r}", {"flow": "no such deployed process"})
     cached = _cache.get((row.id, row.content_hash))

@@ -17,8 +17,8 @@ from typing import Any
 from flask import current_app, has_app_context
 from redis.exceptions import LockError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import select
-from sqlalchemy.orm import lazyload, undefer
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.engine.deployments import restore_workflow
@@ -60,21 +60,26 @@ def _redis_lock(instance_id: int, *, wait: bool = True) -> Any:
     )
 
 
-def lock_instance_row(
-    instance_id: int, *, with_state: bool, skip_locked: bool = False
-) -> ProcessInstance:
-    """The instance row, locked for this transaction and re-read from the database."""
-    stmt = (
+def _lock_statement(skip_locked: bool) -> Any:
+    return (
         select(ProcessInstance)
-        .where(ProcessInstance.id == instance_id)
+        .where(ProcessInstance.id == bindparam("instance_id"))
         .with_for_update(of=ProcessInstance, skip_locked=skip_locked)
         .execution_options(populate_existing=True)
         # Stepping never needs the deployment row: don't join it (and its process list).
         .options(lazyload(ProcessInstance.deployment))
     )
-    if with_state:
-        stmt = stmt.options(undefer(ProcessInstance.state))
-    instance = db.session.scalar(stmt)
+
+
+#: Built once: a statement object keeps its compiled-cache key, so a change of an instance
+#: does not rebuild and re-key the same SELECT every time.
+_LOCK = {skip: _lock_statement(skip) for skip in (False, True)}
+_STATE = select(ProcessInstance.state).where(ProcessInstance.id == bindparam("instance_id"))
+
+
+def lock_instance_row(instance_id: int, *, skip_locked: bool = False) -> ProcessInstance:
+    """The instance row (without its state), locked for this transaction and re-read."""
+    instance = db.session.scalar(_LOCK[skip_locked], {"instance_id": instance_id})
     if instance is None:
         if skip_locked and db.session.get(ProcessInstance, instance_id) is not None:
             raise InstanceBusy("This process is busy. Try again in a moment.")
@@ -87,8 +92,7 @@ def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
     token if it still holds it, else deserialized from the row's state."""
     workflow = workflow_cache.take(instance.state_token)
     if workflow is None:
-        state = db.session.scalar(
-            select(ProcessInstance.state).where(ProcessInstance.id == instance.id))
+        state = db.session.scalar(_STATE, {"instance_id": instance.id})
         workflow = restore_workflow(instance, state)
     return workflow
 
@@ -105,7 +109,7 @@ def locked_instance(
     """
     try:
         with _redis_lock(instance_id, wait=not skip_locked):
-            instance = lock_instance_row(instance_id, with_state=False, skip_locked=skip_locked)
+            instance = lock_instance_row(instance_id, skip_locked=skip_locked)
             workflow = load_workflow(instance) if load else None
             locked = Locked(instance, workflow)
             yield locked

@@ -16,7 +16,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.roles import is_known_role
@@ -40,14 +40,19 @@ from app.extensions import db
 STEPS_LENGTH = 500
 
 
+_OPEN_ROWS = (select(HumanTask)
+              .where(HumanTask.instance_id == bindparam("instance_id"),
+                     HumanTask.status == TaskStatus.OPEN.value)
+              .order_by(HumanTask.id))
+_OPEN_IDS = (select(HumanTask.id, HumanTask.task_id)
+             .where(HumanTask.instance_id == bindparam("instance_id"),
+                    HumanTask.status == TaskStatus.OPEN.value))
+_SUBSCRIPTIONS = select(MessageSubscription).where(
+    MessageSubscription.instance_id == bindparam("instance_id"))
+
+
 def open_task_rows(instance_id: int) -> list[HumanTask]:
-    return list(
-        db.session.scalars(
-            select(HumanTask)
-            .where(HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.OPEN)
-            .order_by(HumanTask.id)
-        )
-    )
+    return list(db.session.scalars(_OPEN_ROWS, {"instance_id": instance_id}))
 
 
 def _open_rows(instance_id: int) -> dict[str, HumanTask]:
@@ -55,10 +60,7 @@ def _open_rows(instance_id: int) -> dict[str, HumanTask]:
     work (completed, not flushed yet) counts as it is in memory."""
     identity = db.session.identity_map
     rows: dict[str, HumanTask] = {}
-    ids = db.session.execute(
-        select(HumanTask.id, HumanTask.task_id)
-        .where(HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.OPEN)
-    ).all()
+    ids = db.session.execute(_OPEN_IDS, {"instance_id": instance_id}).all()
     for row_id, task_id in ids:
         row = identity.get(identity_key(HumanTask, row_id))
         if row is None:
@@ -171,8 +173,8 @@ def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow, new: 
     if not wanted and not instance.subscribed:
         return  # waits on nothing and has no rows: nothing to query or write
     instance.subscribed = bool(wanted)
-    rows = [] if new else list(db.session.scalars(
-        select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)))
+    rows = [] if new else list(db.session.scalars(_SUBSCRIPTIONS,
+                                                  {"instance_id": instance.id}))
     for row in rows:
         if wanted.pop((row.kind, row.name, row.correlation_key, row.task_id), None) is None:
             db.session.delete(row)

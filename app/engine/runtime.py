@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.accounts.models import User
 from app.accounts.permissions import can
@@ -183,12 +183,12 @@ def get_task_row(task_row_id: int) -> HumanTask:
     return task
 
 
+_RELOAD = (select(HumanTask).where(HumanTask.id == bindparam("task_id"))
+           .execution_options(populate_existing=True))
+
+
 def _reload(task_row_id: int) -> HumanTask:
-    task = db.session.scalar(
-        select(HumanTask)
-        .where(HumanTask.id == task_row_id)
-        .execution_options(populate_existing=True)
-    )
+    task = db.session.scalar(_RELOAD, {"task_id": task_row_id})
     if task is None:
         raise NotFound(f"no task {task_row_id}")
     return task
