@@ -11,10 +11,12 @@ Outside a request (CLI, scheduler) there is no scope: those run as the system.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import g, has_request_context
 from sqlalchemy import ForeignKey, event
@@ -92,7 +94,29 @@ def _apply_scope(state: ORMExecuteState) -> None:
     if scope is None:
         return
     ids = tuple(sorted(scope)) or (-1,)
-    state.statement = state.statement.options(*_project_criteria(ids))
+    state.statement = _scoped(state.statement, ids)
+
+
+#: statement → {scope ids: the statement with the scope's criteria}. A statement built once
+#: (the engine's hot queries) is then scoped once per scope, keeping its compiled-cache key
+#: instead of being re-keyed on every execution; statements built per call just fall away.
+_scoped_variants: WeakKeyDictionary[Any, dict[tuple[int, ...], Any]] = WeakKeyDictionary()
+_scoped_lock = threading.Lock()
+_VARIANTS_PER_STATEMENT = 64
+
+
+def _scoped(statement: Any, ids: tuple[int, ...]) -> Any:
+    with _scoped_lock:
+        variants = _scoped_variants.get(statement)
+        scoped = variants.get(ids) if variants is not None else None
+    if scoped is not None:
+        return scoped
+    scoped = statement.options(*_project_criteria(ids))
+    with _scoped_lock:
+        variants = _scoped_variants.setdefault(statement, {})
+        if len(variants) < _VARIANTS_PER_STATEMENT:
+            variants[ids] = scoped
+    return scoped
 
 
 @event.listens_for(Session, "before_flush")

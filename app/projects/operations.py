@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.errors import Conflict, FieldErrors
 from app.extensions import db
@@ -43,11 +43,12 @@ def add_unit(building: Building, number: str, floor: int | None = None,
     return unit
 
 
+_EXISTING = (select(Project.id).where(Project.id.in_(bindparam("ids", expanding=True)))
+             .execution_options(all_projects=True))
+
+
 def existing_project_ids(ids: set[int]) -> set[int]:
     """Which of ``ids`` are projects (regardless of the caller's scope)."""
     if not ids:
         return set()
-    rows = db.session.scalars(
-        select(Project.id).where(Project.id.in_(ids)).execution_options(all_projects=True)
-    )
-    return set(rows)
+    return set(db.session.scalars(_EXISTING, {"ids": list(ids)}))
