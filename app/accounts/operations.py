@@ -187,15 +187,15 @@ def active_user(user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
+#: One query for the token, its user, the user's roles and project grants.
+_TOKEN_USER = joinedload(ApiToken.user)
+_TOKEN = (select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+          .options(_TOKEN_USER.joinedload(User.role_rows), _TOKEN_USER.joinedload(User.grants)))
+
+
 def user_for_token(plain: str) -> User | None:
     """The active user behind an active token, or None."""
-    # One query for the token, its user, the user's roles and project grants.
-    user_path = joinedload(ApiToken.user)
-    token = db.session.scalars(
-        select(ApiToken)
-        .where(ApiToken.token_hash == _token_hash(plain))
-        .options(user_path.joinedload(User.role_rows), user_path.joinedload(User.grants))
-    ).unique().first()
+    token = db.session.scalars(_TOKEN, {"token_hash": _token_hash(plain)}).unique().first()
     if token is None or not token.active or not token.user.active:
         return None
     now = clock.now()
