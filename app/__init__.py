@@ -21,6 +21,7 @@ from app.config import load_config
 from app.engine import scheduler
 from app.engine.api import bp as engine_api
 from app.engine.views import bp as processes_bp
+from app.engine.workflow_cache import cache as workflow_cache
 from app.extensions import csrf, db, login_manager, migrate
 from app.inbox.api import bp as tasks_api
 from app.inbox.views import bp as inbox_bp
@@ -63,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     i18n.init_app(app)
     uow.init_app(app)
+    workflow_cache.size = int(app.config["ENGINE_WORKFLOW_CACHE_SIZE"])
     timetravel.init_app(app)
 
     redis_url = app.config["REDIS_URL"]

@@ -86,6 +86,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SCHEDULER_TIMER_SECONDS": float(os.environ.get("SCHEDULER_TIMER_SECONDS") or 2),
         "SCHEDULER_OUTBOX_SECONDS": float(os.environ.get("SCHEDULER_OUTBOX_SECONDS") or 5),
         "SCHEDULER_DAILY_HOUR": _int("SCHEDULER_DAILY_HOUR", 3),
+        # Workflows each process keeps in memory after saving them (see engine/workflow_cache).
+        "ENGINE_WORKFLOW_CACHE_SIZE": _int("ENGINE_WORKFLOW_CACHE_SIZE", 2000),
         "INSTANCE_PATH": str(INSTANCE_DIR),
         "PAGE_SIZE": 20,
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
