@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import bindparam, func, select
@@ -155,6 +156,7 @@ class LoadedDeployment:
     specs: dict[str, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]]
     files: dict[str, bytes]
     content_hash: str = ""
+    _validators: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def spec(self, flow: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
         try:
@@ -168,6 +170,16 @@ class LoadedDeployment:
             return None
         data = self.files.get(form_path(name))
         return None if data is None else dict(json.loads(data))
+
+    def validator(self, name: str | None) -> Any:
+        """A JSON Schema (Draft 2020-12) validator of a form, built once (None: no form)."""
+        if not name:
+            return None
+        if name not in self._validators:
+            schema = self.form(name)
+            self._validators[name] = (
+                None if schema is None else jsonschema.Draft202012Validator(schema))
+        return self._validators[name]
 
     def bpmn(self, flow_file: str) -> bytes | None:
         return self.files.get(flow_file)

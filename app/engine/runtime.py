@@ -43,7 +43,11 @@ BUSINESS_KEY_LENGTH = 64
 
 def schema_errors(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, str]:
     """{field: message} for every way ``data`` breaks the JSON Schema (Draft 2020-12)."""
-    validator = jsonschema.Draft202012Validator(schema)
+    return validation_errors(jsonschema.Draft202012Validator(schema), data)
+
+
+def validation_errors(validator: Any, data: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`schema_errors` with a validator built before (a deployment keeps its forms')."""
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
         path = ".".join(str(p) for p in error.path)
@@ -323,9 +327,9 @@ def complete_task(task_row_id: int, data: Mapping[str, Any], user: User) -> Huma
             raise Forbidden(f"This task is assigned to {_user_label(task.assignee_id)}.")
         if not may_work_on(task, user):
             raise Forbidden("This task is for another role.")
-        schema, _ui = task_schema(task)
-        if schema is not None:
-            errors = schema_errors(schema, data)
+        validator = loaded_deployment_by_id(task.instance.deployment_id).validator(task.form)
+        if validator is not None:
+            errors = validation_errors(validator, data)
             if errors:
                 raise FieldErrors(errors)
         workflow = locked.workflow
