@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -15,16 +15,25 @@ from .models import BalanceEntry, Bill, BillingSettings
 from .money import late_fee_fen, period_label, yuan
 
 
-def open_bills(unit_id: int, *, lock: bool = False, fee_items: bool = False) -> list[Bill]:
-    """The unit's unpaid bills, oldest due first (locked for the transaction if asked;
-    ``fee_items``: with their fee items, in the same query)."""
-    stmt = (select(Bill).where(Bill.unit_id == unit_id, Bill.status == "open")
+def _open_bills_statement(lock: bool, fee_items: bool) -> Any:
+    stmt = (select(Bill).where(Bill.unit_id == bindparam("unit_id"), Bill.status == "open")
             .order_by(Bill.due_date, Bill.id))
     if lock:
         stmt = stmt.with_for_update()
     if fee_items:
         stmt = stmt.options(joinedload(Bill.fee_item))
-    return list(db.session.scalars(stmt))
+    return stmt
+
+
+#: Built once per variant: every payment and every reminder asks for them.
+_OPEN_BILLS = {(lock, items): _open_bills_statement(lock, items)
+               for lock in (False, True) for items in (False, True)}
+
+
+def open_bills(unit_id: int, *, lock: bool = False, fee_items: bool = False) -> list[Bill]:
+    """The unit's unpaid bills, oldest due first (locked for the transaction if asked;
+    ``fee_items``: with their fee items, in the same query)."""
+    return list(db.session.scalars(_OPEN_BILLS[lock, fee_items], {"unit_id": unit_id}))
 
 
 def overdue_bills(unit_id: int, today: date, *, fee_items: bool = False) -> list[Bill]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import joinedload
 
 from app.audit.actor import Actor
@@ -248,13 +248,17 @@ def _log(case: DunningCase, action: str, note: str | None = None) -> None:
                                     **({"note": note} if note else {})}]
 
 
+#: Built once (the reminder pass runs it for every case); the unit and its building come
+#: along: the reminder's arrears name the unit.
+_CASE_OF_INSTANCE = (select(DunningCase).where(DunningCase.instance_id == bindparam("instance_id"))
+                     .options(joinedload(DunningCase.unit).joinedload(Unit.building)))
+
+
 def apply_update(instance_id: int, action: str, reason: str | None = None,
                  oldest_due: str | None = None) -> dict[str, Any]:
     """What the flow reports at each step; returns data for the flow (the arrears for a
     reminder)."""
-    # The unit and its building come along: the reminder's arrears name the unit.
-    case = db.session.scalar(select(DunningCase).where(DunningCase.instance_id == instance_id)
-                             .options(joinedload(DunningCase.unit).joinedload(Unit.building)))
+    case = db.session.scalar(_CASE_OF_INSTANCE, {"instance_id": instance_id})
     if case is None:
         raise NotFound(f"no dunning case for process instance {instance_id}")
     now = clock.now()

@@ -175,11 +175,24 @@ def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow, new: 
     instance.subscribed = bool(wanted)
     rows = [] if new else list(db.session.scalars(_SUBSCRIPTIONS,
                                                   {"instance_id": instance.id}))
+    stale = []
     for row in rows:
         if wanted.pop((row.kind, row.name, row.correlation_key, row.task_id), None) is None:
-            db.session.delete(row)
+            stale.append(row)
     for (kind, name, key, task_id), waiting in wanted.items():
+        # The same catch waiting again (a loop back to an event gateway) is a new engine task:
+        # move its row over rather than delete one row and insert another.
+        reuse = next((row for row in stale if (row.kind, row.name, row.correlation_key,
+                                               row.element_id) == (kind, name[:200], key,
+                                                                   waiting.element_id[:100])),
+                     None)
+        if reuse is not None:
+            stale.remove(reuse)
+            reuse.task_id = task_id
+            continue
         db.session.add(MessageSubscription(
             project_id=instance.project_id, instance_id=instance.id, kind=kind,
             name=name[:200], correlation_key=key, correlation=jsonable(waiting.correlations),
             task_id=task_id, element_id=waiting.element_id[:100], created_at=clock.now()))
+    for row in stale:
+        db.session.delete(row)
