@@ -76,7 +76,8 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) ->
     if instance.status in (InstanceStatus.CANCELLED, InstanceStatus.COMPLETED):
         ready = {}
     now = clock.now()
-    rows = {} if new else _open_rows(instance.id)
+    # A waiting instance has no open task rows (any would have made it running).
+    rows = {} if new or instance.status == InstanceStatus.WAITING else _open_rows(instance.id)
     for task_id, row in rows.items():
         if task_id not in ready:
             row.status = TaskStatus.CANCELLED.value
