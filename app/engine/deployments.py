@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from flask import has_app_context
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, event, func, select
+from sqlalchemy.orm import Session
 
 from app.audit.actor import current_actor
 from app.audit.recorder import record_audit
@@ -228,9 +230,21 @@ _LATEST = (select(Deployment.id, Deployment.content_hash)
            .limit(1))
 
 
+_HASHES = "estateflow_deployment_hashes"
+
+
 def loaded_deployment_by_id(deployment_id: int) -> LoadedDeployment:
-    """:func:`loaded_deployment` of a deployment id without loading its row when cached."""
-    content_hash = db.session.scalar(_HASH, {"deployment_id": deployment_id})
+    """:func:`loaded_deployment` of a deployment id without loading its row when cached.
+
+    A deployment never changes once written, so its content hash is read once per session
+    (forgotten on any rollback: a deployment rolled back may come back with another content).
+    """
+    known: dict[int, str] = db.session.info.setdefault(_HASHES, {})
+    content_hash = known.get(deployment_id)
+    if content_hash is None:
+        content_hash = db.session.scalar(_HASH, {"deployment_id": deployment_id})
+        if content_hash is not None:
+            known[deployment_id] = content_hash
     if content_hash is None:
         raise NotFound(f"no deployment {deployment_id}")
     cached = _cache.get((deployment_id, content_hash))
@@ -256,7 +270,14 @@ def restore_workflow(instance: ProcessInstance, state: str) -> BpmnWorkflow:
     return spiff.deserialize(state, specs=specs)
 
 
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_hashes(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_HASHES, None)
+
+
 def clear_cache() -> None:
     """Forget parsed deployments (tests that roll back deployment rows call this)."""
     with _cache_lock:
         _cache.clear()
+    if has_app_context():
+        db.session.info.pop(_HASHES, None)

@@ -132,7 +132,8 @@ def _requester(instance: ProcessInstance, data: Mapping[str, Any]) -> int | None
 
 def _json_data(data: Mapping[str, Any]) -> dict[str, Any]:
     """The task data as plain JSON (dates become strings), what handlers and templates see."""
-    return {str(k): jsonable(v) for k, v in data.items()}
+    plain = jsonable({str(k): v for k, v in data.items()})  # one round trip for all of it
+    return plain if isinstance(plain, dict) else {}
 
 
 def _check_params(operator: Operator, call: engine_tasks.ServiceCall) -> dict[str, Any]:
