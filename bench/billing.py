@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -106,7 +107,36 @@ def bench_billing(app: Any, project_id: int) -> dict[str, Any]:
             "rerun_seconds": round(second, 2), "total_fen": int(total or 0)}
 
 
-def bench_dunning(app: Any, project_id: int, n: int) -> dict[str, Any]:
+REMINDER_AT = datetime(2026, 12, 16, 1, 0, tzinfo=UTC)  # due + 30, 09:00
+
+
+def _fire_shard(url: str, shard: tuple[int, int], limit: int) -> int:
+    """One scheduler process of a sharded pass (its own app, session and connections)."""
+    clock.use(FrozenSource(REMINDER_AT))
+    app = make_app(url)
+    with app.app_context():
+        try:
+            return timer_jobs.fire_all_due(limit=limit, shard=shard)
+        finally:
+            db.engine.dispose()
+
+
+def _reminder_pass(app: Any, url: str, n: int, workers: int) -> int:
+    """The timer pass that sends the 30-day reminders: in this process, or split over
+    ``workers`` scheduler processes (``id % workers``), as a deployment runs them."""
+    if workers <= 1:
+        with app.app_context():
+            return timer_jobs.fire_all_due(limit=n + 10)
+    with app.app_context():
+        db.engine.dispose()  # the children open their own connections
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        return sum(pool.starmap(_fire_shard, [(url, (k, workers), n + 10)
+                                              for k in range(workers)]))
+
+
+def bench_dunning(app: Any, project_id: int, n: int, url: str = "",
+                  workers: int = 1) -> dict[str, Any]:
     with app.app_context(), acting_as(Actor(None, "bench")):
         units = dunning.units_needing_a_case(date(2026, 11, 22), project_id)[:n]
         start = time.perf_counter()
@@ -118,11 +148,11 @@ def bench_dunning(app: Any, project_id: int, n: int) -> dict[str, Any]:
             db.session.expunge_all()
         opened = time.perf_counter() - start
         cases = db.session.scalar(sa.select(sa.func.count(DunningCase.id)))
-    clock.use(FrozenSource(datetime(2026, 12, 16, 1, 0, tzinfo=UTC)))  # due + 30, 09:00
+    clock.use(FrozenSource(REMINDER_AT))
+    start = time.perf_counter()
+    fired = _reminder_pass(app, url, n, workers)
+    reminder = time.perf_counter() - start
     with app.app_context():
-        start = time.perf_counter()
-        fired = timer_jobs.fire_all_due(limit=n + 10)
-        reminder = time.perf_counter() - start
         reminded = db.session.scalar(sa.select(sa.func.count(DunningCase.id)).where(
             DunningCase.reminders == 1))
         messages = db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
@@ -139,6 +169,8 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=50_000)
     parser.add_argument("--cases", type=int, default=None,
                         help="dunning cases to open (default: every unit)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="scheduler processes sharing the reminder pass (default 1)")
     parser.add_argument("--json")
     args = parser.parse_args()
     cases = args.cases or args.units
@@ -153,15 +185,17 @@ def main() -> None:
         print(f"[{kind}] billing run: {billing['bills']} bills in {billing['seconds']} s "
               f"(target <= 60 s); rerun created {billing['rerun_bills']} in "
               f"{billing['rerun_seconds']} s", flush=True)
-        dunning_figures = bench_dunning(app, project_id, cases)
+        dunning_figures = bench_dunning(app, project_id, cases, url, args.workers)
         print(f"[{kind}] dunning: {dunning_figures['cases']} cases opened in "
               f"{dunning_figures['open_seconds']} s; 30-day reminder pass "
+              f"({args.workers} scheduler process{'es' if args.workers > 1 else ''}) "
               f"{dunning_figures['reminder_seconds']} s for {dunning_figures['reminded']} "
               f"cases; together {dunning_figures['total_seconds']} s (target <= 120 s)",
               flush=True)
         with app.app_context():
             db.engine.dispose()
-    result = {"database": kind, "units": args.units, "billing": billing,
+    result = {"database": kind, "units": args.units, "workers": args.workers,
+              "billing": billing,
               "dunning": dunning_figures}
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
