@@ -93,6 +93,8 @@ def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
     workflow = workflow_cache.take(instance.state_token)
     if workflow is None:
         state = db.session.scalar(_STATE, {"instance_id": instance.id})
+        if state is None:
+            raise NotFound(f"no process instance {instance.id}")
         workflow = restore_workflow(instance, state)
     return workflow
 
