@@ -86,40 +86,27 @@ def part_a(app: Any, project_id: int, user_id: int, count: int) -> float:
     return count / elapsed
 
 
-def part_b(count: int) -> float:
-    """The same loop on the bare library: parse once, run and complete in memory."""
+def part_b(count: int, *, persist: bool = False) -> float:
+    """The same loop on the bare library: parse once, run and complete in memory.
+
+    ``persist``: as any engine that survives a restart must, the state is serialized after
+    every step and deserialized before the next (still no database)."""
     files = read_bundle(BUNDLE)
     parser = create_parser({k: v for k, v in files.items() if k.endswith(".bpmn")})
-    spec, subprocesses = parser.get_spec(FLOW), parser.get_subprocess_specs(FLOW)
+    specs = parser.get_spec(FLOW), parser.get_subprocess_specs(FLOW)
     start = time.perf_counter()
     for _ in range(count):
-        workflow = spiff.create_workflow(spec, subprocesses, data={})
+        workflow = spiff.create_workflow(*specs, data={})
         spiff.advance(workflow)
+        state = spiff.serialize(workflow) if persist else ""
         for _ in range(3):
+            if persist:
+                workflow = spiff.deserialize(state, specs=specs)
             [task] = engine_tasks.ready_human_tasks(workflow)
             engine_tasks.complete_user_task(workflow, task.id, TASK_DATA[task.element_id])
             spiff.advance(workflow)
-        assert workflow.is_completed()
-    return count / (time.perf_counter() - start)
-
-
-def part_b_persisted(count: int) -> float:
-    """The bare loop once more, but as any engine that survives a restart must: the state
-    serialized after every step and deserialized before the next (still no database)."""
-    files = read_bundle(BUNDLE)
-    parser = create_parser({k: v for k, v in files.items() if k.endswith(".bpmn")})
-    spec, subprocesses = parser.get_spec(FLOW), parser.get_subprocess_specs(FLOW)
-    start = time.perf_counter()
-    for _ in range(count):
-        workflow = spiff.create_workflow(spec, subprocesses, data={})
-        spiff.advance(workflow)
-        state = spiff.serialize(workflow)
-        for _ in range(3):
-            workflow = spiff.deserialize(state, specs=(spec, subprocesses))
-            [task] = engine_tasks.ready_human_tasks(workflow)
-            engine_tasks.complete_user_task(workflow, task.id, TASK_DATA[task.element_id])
-            spiff.advance(workflow)
-            state = spiff.serialize(workflow)
+            if persist:
+                state = spiff.serialize(workflow)
         assert workflow.is_completed()
     return count / (time.perf_counter() - start)
 
@@ -298,7 +285,7 @@ def main() -> None:
         bare = part_b(args.instances)
         print(f"(b) bare SpiffWorkflow, no database: {bare:.1f} instances/s")
         results["bare_instances_per_s"] = bare
-        persisted = part_b_persisted(args.instances)
+        persisted = part_b(args.instances, persist=True)
         print(f"(b') bare SpiffWorkflow serializing its state after every step (no database): "
               f"{persisted:.1f} instances/s")
         results["bare_serialized_instances_per_s"] = persisted

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.audit.actor import Actor, acting_as
-from app.engine import deployments
+from app.engine import deployments, spiff
 from app.engine.deployments import read_bundle
 from app.engine.models import Deployment
 from tests.conftest import PASSWORD
@@ -17,6 +17,20 @@ from tests.conftest import PASSWORD
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 BUNDLE_MIN = FIXTURES / "bundle_min"
 BUNDLE_REPAIR = FIXTURES / "bpmn" / "bundle"
+
+
+@pytest.fixture
+def restores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per workflow restored from a stored state (not taken from memory)."""
+    counted: list[int] = []
+    real = spiff.deserialize
+
+    def counting(text: Any, *args: Any, **kwargs: Any) -> Any:
+        counted.append(1)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(spiff, "deserialize", counting)
+    return counted
 
 
 @pytest.fixture(autouse=True)

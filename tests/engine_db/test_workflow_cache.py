@@ -8,27 +8,13 @@ import pytest
 from sqlalchemy import select, update
 
 from app.audit.actor import Actor, acting_as
-from app.engine import runtime, spiff
+from app.engine import runtime
 from app.engine.locking import locked_instance
 from app.engine.models import HumanTask, ProcessInstance, TaskStatus
 from app.engine.workflow_cache import WorkflowCache
 from app.engine.workflow_cache import cache as workflow_cache
 from app.errors import FieldErrors
 from app.extensions import db
-
-
-@pytest.fixture
-def loads(monkeypatch) -> list[int]:
-    """Counts every workflow deserialized from a row."""
-    counted: list[int] = []
-    real = spiff.deserialize
-
-    def counting(text: Any, *args: Any, **kwargs: Any) -> Any:
-        counted.append(1)
-        return real(text, *args, **kwargs)
-
-    monkeypatch.setattr(spiff, "deserialize", counting)
-    return counted
 
 
 @pytest.fixture
@@ -50,21 +36,21 @@ def _complete(instance: ProcessInstance, user: Any, data: dict[str, Any]) -> Hum
         return runtime.complete_task(_open(instance).id, data, user)
 
 
-def test_next_change_uses_the_workflow_saved_last(ticket, loads):
+def test_next_change_uses_the_workflow_saved_last(ticket, restores):
     instance, user = ticket
     _complete(instance, user, {"category": "plumbing", "urgent": False})
     _complete(instance, user, {"fixed": True, "hours": 1.5})
-    assert loads == []  # both changes used the workflow this process saved
+    assert restores == []  # both changes used the workflow this process saved
     assert _open(instance).element_id == "Review"
     # What is stored is the same: a process without the cache sees the same workflow.
     workflow_cache.clear()
     _complete(instance, user, {"approved": True})
-    assert loads == [1]
+    assert restores == [1]
     db.session.refresh(instance)
     assert instance.status == "completed"
 
 
-def test_a_state_saved_elsewhere_is_read_from_the_row(ticket, loads):
+def test_a_state_saved_elsewhere_is_read_from_the_row(ticket, restores):
     """Another process saved the instance (new token): the cached workflow is not used."""
     instance, user = ticket
     state = db.session.scalar(select(ProcessInstance.state)
@@ -72,11 +58,11 @@ def test_a_state_saved_elsewhere_is_read_from_the_row(ticket, loads):
     db.session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id)
                        .values(state=state, state_token="saved-by-another-process"))
     _complete(instance, user, {"category": "plumbing", "urgent": False})
-    assert loads == [1]
+    assert restores == [1]
     assert _open(instance).element_id == "Repair"
 
 
-def test_a_failed_change_leaves_no_half_changed_workflow_behind(ticket, loads):
+def test_a_failed_change_leaves_no_half_changed_workflow_behind(ticket, restores):
     instance, user = ticket
     with pytest.raises(RuntimeError), locked_instance(instance.id) as locked:
         assert locked.workflow is not None
@@ -85,10 +71,10 @@ def test_a_failed_change_leaves_no_half_changed_workflow_behind(ticket, loads):
     # The object the failed block changed was dropped: the next change reads the row.
     with locked_instance(instance.id) as locked:
         assert locked.workflow is not None and "half" not in locked.workflow.data
-    assert loads == [1]
+    assert restores == [1]
 
 
-def test_invalid_form_data_changes_nothing_and_the_next_change_still_works(ticket, loads):
+def test_invalid_form_data_changes_nothing_and_the_next_change_still_works(ticket, restores):
     instance, user = ticket
     with pytest.raises(FieldErrors):
         _complete(instance, user, {"category": "magic"})
