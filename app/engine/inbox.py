@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    any_,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
@@ -55,6 +66,11 @@ def _role_clause(user: User) -> ColumnElement[bool]:
 def _candidate_clause(user: User) -> ColumnElement[bool]:
     """Unassigned tasks restricted to a set of users that includes ``user``."""
     mine = select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id)
+    if db.engine.dialect.name == "postgresql":
+        # id = ANY(ARRAY(subquery)) is an index condition: PostgreSQL ORs it with the role
+        # index (BitmapOr) instead of filtering every open task through a hashed subplan.
+        return and_(HumanTask.assignee_id.is_(None),
+                    HumanTask.id == any_(func.ARRAY(mine.scalar_subquery())))
     return and_(HumanTask.assignee_id.is_(None), HumanTask.id.in_(mine))
 
 
