@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.accounts.models import User
 from app.clock import clock
 from app.engine import runtime
-from app.engine.deployments import deployment_for_flow, loaded_deployment
+from app.engine.deployments import latest_loaded_deployment
 from app.engine.models import HumanTask, TaskStatus
 from app.errors import Conflict, FieldErrors, Forbidden, NotFound
 from app.extensions import db
@@ -43,7 +43,7 @@ _LEVEL_COLUMN = {0: "warn_at", 1: "due_at", 2: "pm_at", 3: "hq_at"}
 
 def intake_schema() -> dict[str, Any]:
     """The intake form of the deployed complaint flow (categories are edited there)."""
-    loaded = loaded_deployment(deployment_for_flow(FLOW))
+    loaded = latest_loaded_deployment(FLOW)
     schema = loaded.form(INTAKE_FORM)
     if schema is None:
         raise NotFound("the complaint flow has no intake form")

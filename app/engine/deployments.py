@@ -118,20 +118,6 @@ def deploy_from_directory(root: str | Path) -> tuple[Deployment, bool]:
     return deploy(read_bundle(root))
 
 
-def deployment_for_flow(flow: str) -> Deployment:
-    """The latest deployment that contains process ``flow`` (NotFound otherwise)."""
-    deployment = db.session.scalar(
-        select(Deployment)
-        .join(DeployedProcess)
-        .where(DeployedProcess.process_id == flow)
-        .order_by(Deployment.version.desc())
-        .limit(1)
-    )
-    if deployment is None:
-        raise NotFound(f"no deployed process {flow!r}", {"flow": "no such deployed process"})
-    return deployment
-
-
 def list_deployments() -> list[tuple[Deployment, int]]:
     """Every version, newest first, with the number of its instances (one query)."""
     counts = (
@@ -233,6 +219,13 @@ _LATEST = (select(Deployment.id, Deployment.content_hash)
 _HASHES = "estateflow_deployment_hashes"
 
 
+def _loaded(deployment_id: int, content_hash: str) -> LoadedDeployment:
+    cached = _cache.get((deployment_id, content_hash))
+    if cached is not None:
+        return cached
+    return loaded_deployment(db.session.get_one(Deployment, deployment_id))
+
+
 def loaded_deployment_by_id(deployment_id: int) -> LoadedDeployment:
     """:func:`loaded_deployment` of a deployment id without loading its row when cached.
 
@@ -240,17 +233,12 @@ def loaded_deployment_by_id(deployment_id: int) -> LoadedDeployment:
     (forgotten on any rollback: a deployment rolled back may come back with another content).
     """
     known: dict[int, str] = db.session.info.setdefault(_HASHES, {})
-    content_hash = known.get(deployment_id)
-    if content_hash is None:
+    if deployment_id not in known:
         content_hash = db.session.scalar(_HASH, {"deployment_id": deployment_id})
-        if content_hash is not None:
-            known[deployment_id] = content_hash
-    if content_hash is None:
-        raise NotFound(f"no deployment {deployment_id}")
-    cached = _cache.get((deployment_id, content_hash))
-    if cached is not None:
-        return cached
-    return loaded_deployment(db.session.get_one(Deployment, deployment_id))
+        if content_hash is None:
+            raise NotFound(f"no deployment {deployment_id}")
+        known[deployment_id] = content_hash
+    return _loaded(deployment_id, known[deployment_id])
 
 
 def latest_loaded_deployment(flow: str) -> LoadedDeployment:
@@ -258,10 +246,7 @@ def latest_loaded_deployment(flow: str) -> LoadedDeployment:
     row = db.session.execute(_LATEST, {"flow": flow}).first()
     if row is None:
         raise NotFound(f"no deployed process {flow!r}", {"flow": "no such deployed process"})
-    cached = _cache.get((row.id, row.content_hash))
-    if cached is not None:
-        return cached
-    return loaded_deployment(db.session.get_one(Deployment, row.id))
+    return _loaded(row.id, row.content_hash)
 
 
 def restore_workflow(instance: ProcessInstance, state: str) -> BpmnWorkflow:

@@ -17,7 +17,6 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm.util import identity_key
 
 from app.accounts.roles import is_known_role
 from app.clock import clock
@@ -44,9 +43,6 @@ _OPEN_ROWS = (select(HumanTask)
               .where(HumanTask.instance_id == bindparam("instance_id"),
                      HumanTask.status == TaskStatus.OPEN.value)
               .order_by(HumanTask.id))
-_OPEN_IDS = (select(HumanTask.id, HumanTask.task_id)
-             .where(HumanTask.instance_id == bindparam("instance_id"),
-                    HumanTask.status == TaskStatus.OPEN.value))
 _SUBSCRIPTIONS = select(MessageSubscription).where(
     MessageSubscription.instance_id == bindparam("instance_id"))
 
@@ -55,29 +51,17 @@ def open_task_rows(instance_id: int) -> list[HumanTask]:
     return list(db.session.scalars(_OPEN_ROWS, {"instance_id": instance_id}))
 
 
-def _open_rows(instance_id: int) -> dict[str, HumanTask]:
-    """{engine task id: row} of the instance's open task rows; a row changed in this unit of
-    work (completed, not flushed yet) counts as it is in memory."""
-    identity = db.session.identity_map
-    rows: dict[str, HumanTask] = {}
-    ids = db.session.execute(_OPEN_IDS, {"instance_id": instance_id}).all()
-    for row_id, task_id in ids:
-        row = identity.get(identity_key(HumanTask, row_id))
-        if row is None:
-            row = db.session.get_one(HumanTask, row_id)
-        if row.status == TaskStatus.OPEN:
-            rows[task_id] = row
-    return rows
-
-
 def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) -> list[str]:
     """Create rows for new ready human tasks, cancel rows whose task is gone; ready titles."""
     ready = {str(t.id): t for t in engine_tasks.ready_human_tasks(workflow)}
     if instance.status in (InstanceStatus.CANCELLED, InstanceStatus.COMPLETED):
         ready = {}
     now = clock.now()
-    # A waiting instance has no open task rows (any would have made it running).
-    rows = {} if new or instance.status == InstanceStatus.WAITING else _open_rows(instance.id)
+    # A waiting instance has no open task rows (any would have made it running). Otherwise
+    # the in-memory status wins: a row completed in this unit of work is not flushed yet.
+    rows = {} if new or instance.status == InstanceStatus.WAITING else {
+        row.task_id: row for row in open_task_rows(instance.id)
+        if row.status == TaskStatus.OPEN}
     for task_id, row in rows.items():
         if task_id not in ready:
             row.status = TaskStatus.CANCELLED.value
@@ -176,24 +160,22 @@ def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow, new: 
     instance.subscribed = bool(wanted)
     rows = [] if new else list(db.session.scalars(_SUBSCRIPTIONS,
                                                   {"instance_id": instance.id}))
-    stale = []
+    # Rows of catches no longer waited on, by catch; the same catch waiting again (a loop back
+    # to an event gateway) is a new engine task: its row moves over rather than delete + insert.
+    stale: dict[tuple[str, str, str, str], list[MessageSubscription]] = {}
     for row in rows:
         if wanted.pop((row.kind, row.name, row.correlation_key, row.task_id), None) is None:
-            stale.append(row)
+            stale.setdefault((row.kind, row.name, row.correlation_key, row.element_id),
+                             []).append(row)
     for (kind, name, key, task_id), waiting in wanted.items():
-        # The same catch waiting again (a loop back to an event gateway) is a new engine task:
-        # move its row over rather than delete one row and insert another.
-        reuse = next((row for row in stale if (row.kind, row.name, row.correlation_key,
-                                               row.element_id) == (kind, name[:200], key,
-                                                                   waiting.element_id[:100])),
-                     None)
-        if reuse is not None:
-            stale.remove(reuse)
-            reuse.task_id = task_id
+        same_catch = stale.get((kind, name[:200], key, waiting.element_id[:100]))
+        if same_catch:
+            same_catch.pop().task_id = task_id
             continue
         db.session.add(MessageSubscription(
             project_id=instance.project_id, instance_id=instance.id, kind=kind,
             name=name[:200], correlation_key=key, correlation=jsonable(waiting.correlations),
             task_id=task_id, element_id=waiting.element_id[:100], created_at=clock.now()))
-    for row in stale:
-        db.session.delete(row)
+    for unused in stale.values():
+        for row in unused:
+            db.session.delete(row)

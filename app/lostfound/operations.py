@@ -20,7 +20,7 @@ from app.accounts.models import User
 from app.accounts.permissions import can
 from app.clock import clock
 from app.engine import events, runtime
-from app.engine.deployments import deployment_for_flow, loaded_deployment
+from app.engine.deployments import latest_loaded_deployment
 from app.engine.locking import locked_instance
 from app.engine.models import HumanTask, TaskStatus
 from app.engine.projections import open_task_rows
@@ -77,8 +77,7 @@ def get_claim(claim_id: int) -> Claim:
 
 def report_schema() -> dict[str, Any]:
     """The report form as deployed with the lost_found flow (process admins edit it)."""
-    deployment = deployment_for_flow(FLOW)
-    schema = loaded_deployment(deployment).form(REPORT_FORM)
+    schema = latest_loaded_deployment(FLOW).form(REPORT_FORM)
     if schema is None:
         raise NotFound(f"forms/{REPORT_FORM} is not deployed")
     return schema

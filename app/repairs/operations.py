@@ -19,7 +19,7 @@ from app.accounts.permissions import can
 from app.accounts.roles import Role
 from app.clock import clock
 from app.engine import runtime, spiff
-from app.engine.deployments import deployment_for_flow, loaded_deployment
+from app.engine.deployments import latest_loaded_deployment
 from app.engine.locking import locked_instance
 from app.engine.messaging import send_message
 from app.engine.models import HumanTask, TaskStatus
@@ -54,7 +54,7 @@ class TooSoon(DomainError):
 
 def intake_schema() -> dict[str, Any]:
     """The intake form of the deployed repair flow (NotFound when the flow is not deployed)."""
-    schema = loaded_deployment(deployment_for_flow(FLOW)).form(INTAKE_FORM)
+    schema = latest_loaded_deployment(FLOW).form(INTAKE_FORM)
     if schema is None:
         raise NotFound(f"the deployed repair flow has no {INTAKE_FORM}")
     return schema
