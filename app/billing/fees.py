@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from io import BytesIO
 from typing import Any
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.errors import FieldErrors, NotFound
@@ -16,6 +14,7 @@ from app.projects.models import Building, Unit
 
 from .models import CYCLES, FEE_KINDS, BillingSettings, DiscountRule, FeeItem, MeterReading
 from .money import hundredths, period_start
+from .sheets import sheet_rows
 
 READING_COLUMNS = ("building", "unit", "fee_code", "period", "previous", "current")
 
@@ -196,18 +195,7 @@ def record_reading(unit: Unit, item: FeeItem, period: Any, previous: Any, curren
 def import_readings(project_id: int, content: bytes) -> dict[str, Any]:
     """Readings from an Excel sheet with columns building, unit, fee_code, period, previous,
     current. All rows are checked first; any error → nothing is written (422 naming rows)."""
-    try:
-        sheet = load_workbook(BytesIO(content), read_only=True, data_only=True).active
-    except Exception as exc:
-        raise FieldErrors({"file": "not an Excel (.xlsx) file"}) from exc
-    rows = list(sheet.iter_rows(values_only=True)) if sheet is not None else []
-    if not rows:
-        raise FieldErrors({"file": "the sheet is empty"})
-    header = [str(c or "").strip().lower() for c in rows[0]]
-    missing = [c for c in READING_COLUMNS if c not in header]
-    if missing:
-        raise FieldErrors({"file": f"missing column(s): {', '.join(missing)}"})
-    pos = {c: header.index(c) for c in READING_COLUMNS}
+    rows = sheet_rows(content, READING_COLUMNS)
     units = {(b, n): u for u, b, n in db.session.execute(
         select(Unit, Building.name, Unit.number).join(Building)
         .where(Unit.project_id == project_id)).tuples()}
@@ -215,10 +203,7 @@ def import_readings(project_id: int, content: bytes) -> dict[str, Any]:
         select(FeeItem).where(FeeItem.project_id == project_id))}
     errors: dict[str, str] = {}
     valid: list[tuple[Unit, FeeItem, Any, Any, Any]] = []
-    for number, row in enumerate(rows[1:], start=2):
-        if all(c in (None, "") for c in row):
-            continue
-        values = {c: row[pos[c]] if pos[c] < len(row) else None for c in READING_COLUMNS}
+    for number, values in rows:
         unit = units.get((str(values["building"] or "").strip(), str(values["unit"] or "").strip()))
         item = items.get(str(values["fee_code"] or "").strip())
         if unit is None:

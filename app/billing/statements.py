@@ -9,10 +9,8 @@ Everything else waits as ``unmatched`` for a person to match it to a unit (and b
 from __future__ import annotations
 
 from datetime import date, datetime
-from io import BytesIO
 from typing import Any
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.accounts.models import User
@@ -25,6 +23,7 @@ from .arrears import open_bills
 from .models import PAYMENT_METHODS, Bill, Payment, StatementImport, StatementRow
 from .money import parse_yuan
 from .payments import record_payment
+from .sheets import sheet_rows
 
 COLUMNS = ("date", "amount", "reference")
 OPTIONAL = ("payer", "bill_number", "unit", "method")
@@ -88,24 +87,10 @@ def _pay(row: StatementRow, unit: Unit, bill: Bill | None, user: User | None, ho
 def import_statement(project_id: int, filename: str, content: bytes,
                      user: User | None = None) -> StatementImport:
     """Read every row first (any malformed row → nothing is imported), then match each."""
-    try:
-        sheet = load_workbook(BytesIO(content), read_only=True, data_only=True).active
-    except Exception as exc:
-        raise FieldErrors({"file": "not an Excel (.xlsx) file"}) from exc
-    rows = list(sheet.iter_rows(values_only=True)) if sheet is not None else []
-    if not rows:
-        raise FieldErrors({"file": "the sheet is empty"})
-    header = [str(c or "").strip().lower() for c in rows[0]]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise FieldErrors({"file": f"missing column(s): {', '.join(missing)}"})
-    pos = {c: header.index(c) for c in COLUMNS + OPTIONAL if c in header}
+    rows = sheet_rows(content, COLUMNS, OPTIONAL)
     parsed: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
-    for number, raw in enumerate(rows[1:], start=2):
-        if all(c in (None, "") for c in raw):
-            continue
-        cell = {c: (raw[i] if i < len(raw) else None) for c, i in pos.items()}
+    for number, cell in rows:
         try:
             booked = _cell_date(cell["date"], number)
             amount = parse_yuan(cell["amount"], f"row {number}")
