@@ -315,15 +315,21 @@ def _approval_row(row: VisitRequest | VisitBatch) -> HumanTask:
     return task
 
 
+def _decide(row: Any, sync: Any, apply: Any, noun: str, user: User, decision: str,
+            reason: str | None) -> None:
+    """Complete the approval task of a pending request or batch and apply the decision."""
+    sync(row)
+    if row.status != "pending":
+        raise Conflict(f"This {noun} is already {row.status}.")
+    data = _decision_data(decision, reason)
+    runtime.complete_task(_approval_row(row).id, data, user)
+    apply(row, data["decision"], data.get("decline_reason"), user.id)
+
+
 def decide_request(request: VisitRequest, user: User, decision: str,
                    reason: str | None = None) -> VisitRequest:
     """The host approves (a pass is issued) or declines; the process tells the visitor."""
-    sync_request(request)
-    if request.status != "pending":
-        raise Conflict(f"This request is already {request.status}.")
-    data = _decision_data(decision, reason)
-    runtime.complete_task(_approval_row(request).id, data, user)
-    _apply_request(request, data["decision"], data.get("decline_reason"), user.id)
+    _decide(request, sync_request, _apply_request, "request", user, decision, reason)
     return request
 
 
@@ -450,12 +456,7 @@ def request_batch(user: User, data: Mapping[str, Any]) -> VisitBatch:
 def decide_batch(batch: VisitBatch, user: User, decision: str,
                  reason: str | None = None) -> VisitBatch:
     """A supervisor approves (the passes are generated) or declines a batch."""
-    sync_batch(batch)
-    if batch.status != "pending":
-        raise Conflict(f"This batch is already {batch.status}.")
-    data = _decision_data(decision, reason)
-    runtime.complete_task(_approval_row(batch).id, data, user)
-    _apply_batch(batch, data["decision"], data.get("decline_reason"), user.id)
+    _decide(batch, sync_batch, _apply_batch, "batch", user, decision, reason)
     return batch
 
 
