@@ -22,7 +22,7 @@ from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.engine.deployments import restore_workflow
-from app.engine.models import InstanceStatus, ProcessInstance
+from app.engine.models import HumanTask, InstanceStatus, ProcessInstance
 from app.engine.projections import save_workflow
 from app.engine.stepping import step
 from app.engine.workflow_cache import cache as workflow_cache
@@ -42,6 +42,9 @@ class Locked:
     workflow: BpmnWorkflow | None
     #: Set to False when the block changed nothing in the workflow (claims, releases).
     save: bool = True
+    #: The instance's open task rows if the block read them after the lock (the save then
+    #: does not read them again).
+    open_rows: list[HumanTask] | None = None
 
 
 class InstanceBusy(Conflict):
@@ -119,7 +122,7 @@ def locked_instance(
                 if instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
                     # Runs service tasks too; a failing step becomes an incident, not an error.
                     step(instance, workflow)
-                save_workflow(instance, workflow)
+                save_workflow(instance, workflow, open_rows=locked.open_rows)
             db.session.flush()
     except StaleDataError as exc:
         raise Conflict(

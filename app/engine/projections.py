@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
 
 from app.accounts.roles import is_known_role
@@ -47,11 +46,17 @@ _SUBSCRIPTIONS = select(MessageSubscription).where(
     MessageSubscription.instance_id == bindparam("instance_id"))
 
 
-def open_task_rows(instance_id: int) -> list[HumanTask]:
-    return list(db.session.scalars(_OPEN_ROWS, {"instance_id": instance_id}))
+_OPEN_ROWS_FRESH = _OPEN_ROWS.execution_options(populate_existing=True)
 
 
-def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) -> list[str]:
+def open_task_rows(instance_id: int, *, fresh: bool = False) -> list[HumanTask]:
+    """The instance's open task rows (``fresh``: re-read rows already in the session)."""
+    return list(db.session.scalars(_OPEN_ROWS_FRESH if fresh else _OPEN_ROWS,
+                                   {"instance_id": instance_id}))
+
+
+def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
+                open_rows: list[HumanTask] | None) -> list[str]:
     """Create rows for new ready human tasks, cancel rows whose task is gone; ready titles."""
     ready = {str(t.id): t for t in engine_tasks.ready_human_tasks(workflow)}
     if instance.status in (InstanceStatus.CANCELLED, InstanceStatus.COMPLETED):
@@ -59,9 +64,11 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) ->
     now = clock.now()
     # A waiting instance has no open task rows (any would have made it running). Otherwise
     # the in-memory status wins: a row completed in this unit of work is not flushed yet.
-    rows = {} if new or instance.status == InstanceStatus.WAITING else {
-        row.task_id: row for row in open_task_rows(instance.id)
-        if row.status == TaskStatus.OPEN}
+    if new or instance.status == InstanceStatus.WAITING:
+        open_rows = []
+    elif open_rows is None:
+        open_rows = open_task_rows(instance.id)
+    rows = {row.task_id: row for row in open_rows if row.status == TaskStatus.OPEN}
     for task_id, row in rows.items():
         if task_id not in ready:
             row.status = TaskStatus.CANCELLED.value
@@ -103,24 +110,26 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) ->
 
 def _waiting_steps(workflow: BpmnWorkflow) -> list[str]:
     names = [t.task_spec.bpmn_name or t.task_spec.bpmn_id
-             for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+             for t in spiff.ready_tasks(workflow, manual=True)]
     if names:
         return names
     return [t.name or t.element_id for t in spiff.waiting_timers(workflow)]
 
 
-def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, *, new: bool = False
-                  ) -> None:
+def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, *, new: bool = False,
+                  open_rows: list[HumanTask] | None = None) -> None:
     """Store the workflow's state and every projection of it on ``instance`` (``new``: an
-    instance saved for the first time, which has no task or subscription rows to look up)."""
+    instance saved for the first time, which has no task or subscription rows to look up;
+    ``open_rows``: its open task rows, read under the lock of this change)."""
     # One flush at the end (by the caller) instead of one before every query below.
     with db.session.no_autoflush:
-        _save_workflow(instance, workflow, new)
+        _save_workflow(instance, workflow, new, open_rows)
 
 
-def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) -> None:
+def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
+                   open_rows: list[HumanTask] | None) -> None:
     now = clock.now()
-    titles = _sync_tasks(instance, workflow, new)
+    titles = _sync_tasks(instance, workflow, new, open_rows)
     status = InstanceStatus(instance.status)
     if status not in (InstanceStatus.CANCELLED, InstanceStatus.SUSPENDED,
                       InstanceStatus.COMPLETED, InstanceStatus.ERROR):

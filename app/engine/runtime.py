@@ -31,7 +31,7 @@ from app.engine.models import (
     ProcessInstance,
     TaskStatus,
 )
-from app.engine.projections import save_workflow
+from app.engine.projections import open_task_rows, save_workflow
 from app.engine.stepping import step
 from app.errors import Conflict, FieldErrors, Forbidden, NotFound
 from app.extensions import db
@@ -321,7 +321,12 @@ def complete_task(task_row_id: int, data: Mapping[str, Any], user: User) -> Huma
     if not isinstance(data, Mapping):
         raise FieldErrors({"data": "a JSON object is required"})
     with _lock_task(task_row_id, load=True) as locked:
-        task = _reload(task_row_id)
+        # Every open row of the instance, re-read under the lock: the task is among them if
+        # it is still open, and saving the step needs them all.
+        locked.open_rows = open_task_rows(locked.instance.id, fresh=True)
+        task = next((row for row in locked.open_rows if row.id == task_row_id), None)
+        if task is None:
+            task = _reload(task_row_id)
         _require_open(task)
         if task.assignee_id not in (None, user.id) and not can("tasks.reassign", user):
             raise Forbidden(f"This task is assigned to {_user_label(task.assignee_id)}.")

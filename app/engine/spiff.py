@@ -212,9 +212,45 @@ def create_workflow(
     workflow = BpmnWorkflow(
         spec, dict(subprocess_specs or {}), script_engine=script_engine or create_script_engine()
     )
-    for task in workflow.get_tasks(state=TaskState.READY):
+    for task in ready_tasks(workflow):
         task.data.update(dict(data or {}))
     return workflow
+
+
+def ready_tasks(workflow: BpmnWorkflow, *, manual: bool | None = None) -> list[Task]:
+    """READY tasks (``manual``: only tasks that wait for someone, or only engine tasks) in the
+    library's order.
+
+    The library walks the whole task tree for this, a Python iterator step per node, on every
+    call; most workflows have at most one READY task of a kind, so the flat task dict is read
+    instead and the walk is kept for the cases where order matters (two or more READY tasks,
+    or tasks in subprocesses)."""
+    if workflow.subprocesses:
+        return _library_ready(workflow, manual)
+    found = [task for task in workflow.tasks.values()
+             if task.state == TaskState.READY
+             and (manual is None or bool(task.task_spec.manual) == manual)]
+    return found if len(found) < 2 else _library_ready(workflow, manual)
+
+
+def _library_ready(workflow: BpmnWorkflow, manual: bool | None) -> list[Task]:
+    if manual is None:
+        return list(workflow.get_tasks(state=TaskState.READY))
+    return list(workflow.get_tasks(state=TaskState.READY, manual=manual))
+
+
+def run_engine_steps(workflow: BpmnWorkflow) -> None:
+    """What ``BpmnWorkflow.do_engine_steps`` does — run READY engine tasks, as a snapshot per
+    round, until none is left, then refresh timers — with :func:`ready_tasks` for the look-up.
+    A workflow with subprocesses goes through the library's own loop."""
+    while not workflow.subprocesses:
+        ready = ready_tasks(workflow, manual=False)
+        if not ready:
+            workflow.refresh_timers()
+            return
+        for task in ready:
+            task.run()
+    workflow.do_engine_steps()
 
 
 def advance(workflow: BpmnWorkflow) -> None:
@@ -222,12 +258,11 @@ def advance(workflow: BpmnWorkflow) -> None:
     handlers or future events can move the workflow on."""
     for _ in range(MAX_ADVANCE_ROUNDS):
         workflow.refresh_timers()
-        workflow.do_engine_steps()
-        engine_work = any(
-            not task.task_spec.manual for task in workflow.get_tasks(state=TaskState.READY)
-        )
+        run_engine_steps(workflow)
+        if ready_tasks(workflow, manual=False):
+            continue
         due = next_timer_due(workflow)
-        if not engine_work and (due is None or due > clock.now()):
+        if due is None or due > clock.now():
             return
 
 
@@ -342,6 +377,8 @@ __all__ = [
     "get_task",
     "next_start_due",
     "next_timer_due",
+    "ready_tasks",
+    "run_engine_steps",
     "serialize",
     "serialize_spec",
     "specs_of",

@@ -22,7 +22,6 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from app.clock import clock
@@ -63,7 +62,7 @@ def _failing_task(workflow: BpmnWorkflow, exc: BaseException) -> Task | None:
         task = getattr(error, "task", None)
         if isinstance(task, Task):
             return task
-    ready = [t for t in workflow.get_tasks(state=TaskState.READY) if not t.task_spec.manual]
+    ready = spiff.ready_tasks(workflow, manual=False)
     ready += services_ready(workflow)
     return ready[0] if ready else None
 

@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from app.clock import clock
 from app.engine.parsing import ExternalServiceTask
-from app.engine.spiff import EngineError, get_task
+from app.engine.spiff import EngineError, get_task, ready_tasks
 from app.engine.timers import add_duration
 
 FORM_PROPERTY = "formJsonSchemaFilename"
@@ -72,7 +72,7 @@ def _is_human(task: Task) -> bool:
 def ready_human_tasks(workflow: BpmnWorkflow) -> list[HumanTask]:
     """Every READY task that waits for a person, subprocesses included."""
     result = []
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+    for task in ready_tasks(workflow, manual=True):
         if not _is_human(task):
             continue
         spec = task.task_spec
@@ -195,7 +195,7 @@ class ServiceCall:
 def ready_service_tasks(workflow: BpmnWorkflow) -> list[ServiceCall]:
     """READY service tasks with their operator and parameters evaluated against task data."""
     calls = []
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+    for task in ready_tasks(workflow, manual=True):
         spec = task.task_spec
         if not isinstance(spec, ExternalServiceTask):
             continue
