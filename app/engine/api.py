@@ -12,7 +12,7 @@ from app.api import PAGE_QUERY, json_body, page_args
 from app.api.openapi import doc
 from app.engine import incidents, messaging, runtime
 from app.engine.bundle import BundleInvalid, Problem
-from app.engine.deployments import deploy, list_deployments
+from app.engine.deployments import deploy, deployment_version, list_deployments
 from app.engine.inbox import InstanceFilter, instance_query
 from app.engine.models import Deployment, Incident, ProcessInstance
 from app.errors import FieldErrors
@@ -58,7 +58,7 @@ def deployment_json(d: Deployment, instances: int | None = None) -> dict[str, An
 
 
 def instance_json(i: ProcessInstance) -> dict[str, Any]:
-    return {"id": i.id, "flow": i.flow, "version": i.deployment.version,
+    return {"id": i.id, "flow": i.flow, "version": deployment_version(i),
             "project_id": i.project_id, "business_key": i.business_key, "status": i.status,
             "current_steps": i.current_steps, "next_timer_due": _iso(i.next_timer_due),
             "started_at": _iso(i.started_at), "ended_at": _iso(i.ended_at),

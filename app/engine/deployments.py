@@ -18,7 +18,7 @@ import jsonschema
 from flask import has_app_context
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import bindparam, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from app.audit.actor import current_actor
@@ -226,6 +226,11 @@ def _loaded(deployment_id: int, content_hash: str) -> LoadedDeployment:
     return loaded_deployment(db.session.get_one(Deployment, deployment_id))
 
 
+def note_content_hash(deployment_id: int, content_hash: str) -> None:
+    """Remember a deployment's content hash read along with another row (this session)."""
+    db.session.info.setdefault(_HASHES, {})[deployment_id] = content_hash
+
+
 def loaded_deployment_by_id(deployment_id: int) -> LoadedDeployment:
     """:func:`loaded_deployment` of a deployment id without loading its row when cached.
 
@@ -246,7 +251,17 @@ def latest_loaded_deployment(flow: str) -> LoadedDeployment:
     row = db.session.execute(_LATEST, {"flow": flow}).first()
     if row is None:
         raise NotFound(f"no deployed process {flow!r}", {"flow": "no such deployed process"})
+    note_content_hash(row.id, row.content_hash)
     return _loaded(row.id, row.content_hash)
+
+
+def deployment_version(instance: ProcessInstance) -> int:
+    """The version an instance runs on: from its deployment row when that is loaded (lists
+    join it), else from the parsed deployment this session already used (a new instance)."""
+    known = db.session.info.get(_HASHES, {})
+    if "deployment" in inspect(instance).dict or instance.deployment_id not in known:
+        return instance.deployment.version
+    return loaded_deployment_by_id(instance.deployment_id).version
 
 
 def restore_workflow(instance: ProcessInstance, state: str) -> BpmnWorkflow:

@@ -21,8 +21,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.engine.deployments import restore_workflow
-from app.engine.models import HumanTask, InstanceStatus, ProcessInstance
+from app.engine.deployments import note_content_hash, restore_workflow
+from app.engine.models import Deployment, HumanTask, InstanceStatus, ProcessInstance
 from app.engine.projections import save_workflow
 from app.engine.stepping import step
 from app.engine.workflow_cache import cache as workflow_cache
@@ -43,7 +43,7 @@ class Locked:
     #: Set to False when the block changed nothing in the workflow (claims, releases).
     save: bool = True
     #: The instance's open task rows if the block read them after the lock (the save then
-    #: does not read them again).
+    #: does not read them again); after a save, its open rows.
     open_rows: list[HumanTask] | None = None
 
 
@@ -65,7 +65,10 @@ def _redis_lock(instance_id: int, *, wait: bool = True) -> Any:
 
 def _lock_statement(skip_locked: bool) -> Any:
     return (
-        select(ProcessInstance)
+        # The deployment's content hash comes along: loading the workflow needs it, and it
+        # would otherwise be one more query per change.
+        select(ProcessInstance, Deployment.content_hash)
+        .join(Deployment, Deployment.id == ProcessInstance.deployment_id)
         .where(ProcessInstance.id == bindparam("instance_id"))
         .with_for_update(of=ProcessInstance, skip_locked=skip_locked)
         .execution_options(populate_existing=True)
@@ -82,11 +85,13 @@ _STATE = select(ProcessInstance.state).where(ProcessInstance.id == bindparam("in
 
 def lock_instance_row(instance_id: int, *, skip_locked: bool = False) -> ProcessInstance:
     """The instance row (without its state), locked for this transaction and re-read."""
-    instance = db.session.scalar(_LOCK[skip_locked], {"instance_id": instance_id})
-    if instance is None:
+    row = db.session.execute(_LOCK[skip_locked], {"instance_id": instance_id}).first()
+    if row is None:
         if skip_locked and db.session.get(ProcessInstance, instance_id) is not None:
             raise InstanceBusy("This process is busy. Try again in a moment.")
         raise NotFound(f"no process instance {instance_id}")
+    instance, content_hash = row
+    note_content_hash(instance.deployment_id, content_hash)
     return instance
 
 
@@ -122,7 +127,7 @@ def locked_instance(
                 if instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
                     # Runs service tasks too; a failing step becomes an incident, not an error.
                     step(instance, workflow)
-                save_workflow(instance, workflow, open_rows=locked.open_rows)
+                locked.open_rows = save_workflow(instance, workflow, open_rows=locked.open_rows)
             db.session.flush()
     except StaleDataError as exc:
         raise Conflict(

@@ -56,8 +56,9 @@ def open_task_rows(instance_id: int, *, fresh: bool = False) -> list[HumanTask]:
 
 
 def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
-                open_rows: list[HumanTask] | None) -> list[str]:
-    """Create rows for new ready human tasks, cancel rows whose task is gone; ready titles."""
+                open_rows: list[HumanTask] | None) -> tuple[list[str], list[HumanTask]]:
+    """Create rows for new ready human tasks, cancel rows whose task is gone; the ready
+    tasks' titles and the open rows afterwards (oldest first)."""
     ready = {str(t.id): t for t in engine_tasks.ready_human_tasks(workflow)}
     if instance.status in (InstanceStatus.CANCELLED, InstanceStatus.COMPLETED):
         ready = {}
@@ -74,6 +75,7 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
             row.status = TaskStatus.CANCELLED.value
             row.completed_at = now
             record_event(instance, EventKind.TASK_CANCELLED, row)
+    still_open = [row for task_id, row in rows.items() if task_id in ready]
     for task_id, human in ready.items():
         if task_id in rows:
             continue
@@ -101,11 +103,12 @@ def _sync_tasks(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
             created_at=now,
         )
         db.session.add(row)
+        still_open.append(row)
         # Candidates and the history row point at the new row; the one flush at the end of
         # the change inserts them in order.
         db.session.add_all(TaskCandidate(task=row, user_id=user_id) for user_id in candidates)
         record_event(instance, EventKind.TASK_CREATED, row)
-    return [h.title for h in ready.values()]
+    return [h.title for h in ready.values()], still_open
 
 
 def _waiting_steps(workflow: BpmnWorkflow) -> list[str]:
@@ -117,19 +120,20 @@ def _waiting_steps(workflow: BpmnWorkflow) -> list[str]:
 
 
 def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, *, new: bool = False,
-                  open_rows: list[HumanTask] | None = None) -> None:
+                  open_rows: list[HumanTask] | None = None) -> list[HumanTask]:
     """Store the workflow's state and every projection of it on ``instance`` (``new``: an
     instance saved for the first time, which has no task or subscription rows to look up;
-    ``open_rows``: its open task rows, read under the lock of this change)."""
+    ``open_rows``: its open task rows, read under the lock of this change). Returns the open
+    task rows afterwards (new ones get their ids at the caller's flush)."""
     # One flush at the end (by the caller) instead of one before every query below.
     with db.session.no_autoflush:
-        _save_workflow(instance, workflow, new, open_rows)
+        return _save_workflow(instance, workflow, new, open_rows)
 
 
 def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
-                   open_rows: list[HumanTask] | None) -> None:
+                   open_rows: list[HumanTask] | None) -> list[HumanTask]:
     now = clock.now()
-    titles = _sync_tasks(instance, workflow, new, open_rows)
+    titles, still_open = _sync_tasks(instance, workflow, new, open_rows)
     status = InstanceStatus(instance.status)
     if status not in (InstanceStatus.CANCELLED, InstanceStatus.SUSPENDED,
                       InstanceStatus.COMPLETED, InstanceStatus.ERROR):
@@ -148,6 +152,7 @@ def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
     instance.state = spiff.serialize(workflow)
     instance.state_token = token = uuid.uuid4().hex
     workflow_cache.put(token, workflow)
+    return still_open
 
 
 def correlation_key(correlation: Mapping[str, Any]) -> str:

@@ -318,6 +318,12 @@ def complete_task(task_row_id: int, data: Mapping[str, Any], user: User) -> Huma
     FieldErrors (422) when the data does not fit the form, Conflict (409) when someone else
     completed the task first; nothing changes in either case.
     """
+    return complete_task_and_next(task_row_id, data, user)[0]
+
+
+def complete_task_and_next(task_row_id: int, data: Mapping[str, Any], user: User
+                           ) -> tuple[HumanTask, list[HumanTask]]:
+    """:func:`complete_task`, and the instance's open task rows once the engine moved on."""
     if not isinstance(data, Mapping):
         raise FieldErrors({"data": "a JSON object is required"})
     with _lock_task(task_row_id, load=True) as locked:
@@ -357,4 +363,4 @@ def complete_task(task_row_id: int, data: Mapping[str, Any], user: User) -> Huma
             task.claimed_at = now
         record_event(locked.instance, EventKind.COMPLETED, task,
                      data_diff(before, dict(spiff_task.data)))
-    return task
+    return task, list(locked.open_rows or [])

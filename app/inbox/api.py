@@ -15,7 +15,6 @@ from app.clock import clock
 from app.engine import runtime
 from app.engine.inbox import VIEWS, InboxFilter, inbox_counts, inbox_query
 from app.engine.models import HumanTask
-from app.engine.projections import open_task_rows
 from app.pagination import paginate_rows
 
 bp = Blueprint("tasks_api", __name__, url_prefix="/api/v1/tasks")
@@ -122,7 +121,6 @@ def delegate(task_id: int) -> ResponseReturnValue:
                                       "next_tasks": {"type": "array", "items": TASK}}})
 def complete(task_id: int) -> ResponseReturnValue:
     body = json_body(COMPLETE)
-    task = runtime.complete_task(task_id, body["data"], current_user)
-    following = [t for t in open_task_rows(task.instance_id)
-                 if runtime.may_work_on(t, current_user)]
+    task, open_rows = runtime.complete_task_and_next(task_id, body["data"], current_user)
+    following = [t for t in open_rows if runtime.may_work_on(t, current_user)]
     return jsonify({**task_json(task), "next_tasks": [task_json(t) for t in following]})

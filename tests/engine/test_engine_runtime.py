@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
 
 from app.engine import spiff, tasks
+from app.engine.parsing import create_parser
 from app.engine.spiff import EngineError, SerializationVersionError
+from tests.engine.conftest import FIXTURES
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # the frozen_clock fixture's start
 
@@ -220,3 +223,27 @@ def test_service_task_waits_for_its_handler(start_workflow):
     assert wf.get_task_from_id(check.id).data["sms"] == {"sid": "SM1"}
     with pytest.raises(EngineError):
         tasks.complete_service_task(wf, check.id, {})
+
+
+def test_parallel_branches_keep_the_libraries_task_order(frozen_clock):
+    """Ready tasks are read from the flat task dict when only one is ready; with parallel
+    branches the library's tree order decides, so inbox rows and service calls come in
+    diagram order either way."""
+    path = FIXTURES.parent / "bundle_services" / "processes" / "gateway.bpmn"
+    parser = create_parser({path.name: path.read_bytes()})
+    workflow = spiff.create_workflow(parser.get_spec("svc_gateway"),
+                                     parser.get_subprocess_specs("svc_gateway"),
+                                     data={"amount": 5000})
+    spiff.advance(workflow)
+    library = [t.id for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+    assert len(library) == 2
+    assert [t.id for t in spiff.ready_tasks(workflow, manual=True)] == library
+    assert [t.id for t in tasks.ready_human_tasks(workflow)] == library
+
+    first = tasks.ready_human_tasks(workflow)[0]
+    tasks.complete_user_task(workflow, first.id, {})
+    spiff.advance(workflow)
+    [last] = spiff.ready_tasks(workflow, manual=True)
+    assert [last.id] == [t.id for t in workflow.get_tasks(state=TaskState.READY,
+                                                           manual=True)]
+    assert spiff.ready_tasks(workflow, manual=False) == []
