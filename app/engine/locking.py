@@ -23,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.engine.deployments import note_content_hash, restore_workflow
 from app.engine.models import Deployment, HumanTask, InstanceStatus, ProcessInstance
-from app.engine.projections import save_workflow
+from app.engine.projections import save_workflow, subscription_keys
 from app.engine.stepping import step
 from app.engine.workflow_cache import cache as workflow_cache
 from app.errors import Conflict, NotFound
@@ -121,13 +121,16 @@ def locked_instance(
         with _redis_lock(instance_id, wait=not skip_locked):
             instance = lock_instance_row(instance_id, skip_locked=skip_locked)
             workflow = load_workflow(instance) if load else None
+            # What the subscription rows hold (read before the block changes the workflow).
+            before = subscription_keys(instance, workflow) if workflow is not None else None
             locked = Locked(instance, workflow)
             yield locked
             if workflow is not None and locked.save:
                 if instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
                     # Runs service tasks too; a failing step becomes an incident, not an error.
                     step(instance, workflow)
-                locked.open_rows = save_workflow(instance, workflow, open_rows=locked.open_rows)
+                locked.open_rows = save_workflow(instance, workflow, open_rows=locked.open_rows,
+                                                 subscriptions_before=before)
             db.session.flush()
     except StaleDataError as exc:
         raise Conflict(

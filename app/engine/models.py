@@ -308,6 +308,8 @@ class MessageSubscription(ProjectScoped, db.Model):  # type: ignore[name-defined
     name: Mapped[str] = mapped_column(String(200))
     correlation_key: Mapped[str] = mapped_column(String(64))
     correlation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The waiting engine task when the row was written (a catch that waits again after a
+    #: loop keeps its row; deliveries look the waiting task up in the workflow).
     task_id: Mapped[str] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

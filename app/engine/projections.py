@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -120,18 +121,21 @@ def _waiting_steps(workflow: BpmnWorkflow) -> list[str]:
 
 
 def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, *, new: bool = False,
-                  open_rows: list[HumanTask] | None = None) -> list[HumanTask]:
+                  open_rows: list[HumanTask] | None = None,
+                  subscriptions_before: Counter[CatchKey] | None = None) -> list[HumanTask]:
     """Store the workflow's state and every projection of it on ``instance`` (``new``: an
     instance saved for the first time, which has no task or subscription rows to look up;
-    ``open_rows``: its open task rows, read under the lock of this change). Returns the open
-    task rows afterwards (new ones get their ids at the caller's flush)."""
+    ``open_rows``: its open task rows, read under the lock of this change;
+    ``subscriptions_before``: :func:`subscription_keys` of the workflow as loaded). Returns
+    the open task rows afterwards (new ones get their ids at the caller's flush)."""
     # One flush at the end (by the caller) instead of one before every query below.
     with db.session.no_autoflush:
-        return _save_workflow(instance, workflow, new, open_rows)
+        return _save_workflow(instance, workflow, new, open_rows, subscriptions_before)
 
 
 def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
-                   open_rows: list[HumanTask] | None) -> list[HumanTask]:
+                   open_rows: list[HumanTask] | None,
+                   subscriptions_before: Counter[CatchKey] | None) -> list[HumanTask]:
     now = clock.now()
     titles, still_open = _sync_tasks(instance, workflow, new, open_rows)
     status = InstanceStatus(instance.status)
@@ -148,7 +152,7 @@ def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
     instance.current_steps = ", ".join(steps)[:STEPS_LENGTH]
     active = instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
     instance.next_timer_due = spiff.next_timer_due(workflow) if active else None
-    _sync_subscriptions(instance, workflow, new)
+    _sync_subscriptions(instance, workflow, new, subscriptions_before)
     instance.state = spiff.serialize(workflow)
     instance.state_token = token = uuid.uuid4().hex
     workflow_cache.put(token, workflow)
@@ -162,34 +166,49 @@ def correlation_key(correlation: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool) -> None:
-    """Make the instance's MessageSubscription rows match the catches it waits on."""
-    wanted: dict[tuple[str, str, str, str], WaitingEvent] = {}
+CatchKey = tuple[str, str, str, str]
+
+
+def _catch_key(waiting: WaitingEvent) -> CatchKey:
+    """What a subscription row stands for: kind, name, correlation and the catching element
+    (not the engine task: a catch that waits again after a loop is the same subscription)."""
+    return (waiting.kind, waiting.name[:200], correlation_key(waiting.correlations),
+            waiting.element_id[:100])
+
+
+def subscription_keys(instance: ProcessInstance, workflow: BpmnWorkflow) -> Counter[CatchKey]:
+    """The catches the instance's subscription rows hold, read off the workflow they were
+    saved with (rows always match the saved state), so a change that leaves them as they
+    were neither reads nor writes a row."""
+    if not instance.subscribed or instance.finished:
+        return Counter()
+    return Counter(_catch_key(w) for w in events.waiting_events(workflow))
+
+
+def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
+                        before: Counter[CatchKey] | None) -> None:
+    """Make the instance's MessageSubscription rows match the catches it waits on
+    (``before``: what the rows hold, from :func:`subscription_keys`; None: read them)."""
+    wanted: dict[CatchKey, list[WaitingEvent]] = {}
     if not instance.finished:
         for waiting in events.waiting_events(workflow):
-            key = correlation_key(waiting.correlations)
-            wanted[(waiting.kind, waiting.name, key, str(waiting.task_id))] = waiting
+            wanted.setdefault(_catch_key(waiting), []).append(waiting)
     if not wanted and not instance.subscribed:
         return  # waits on nothing and has no rows: nothing to query or write
+    if before is not None and before == Counter({k: len(v) for k, v in wanted.items()}):
+        return  # the same catches as the rows hold
     instance.subscribed = bool(wanted)
     rows = [] if new else list(db.session.scalars(_SUBSCRIPTIONS,
                                                   {"instance_id": instance.id}))
-    # Rows of catches no longer waited on, by catch; the same catch waiting again (a loop back
-    # to an event gateway) is a new engine task: its row moves over rather than delete + insert.
-    stale: dict[tuple[str, str, str, str], list[MessageSubscription]] = {}
     for row in rows:
-        if wanted.pop((row.kind, row.name, row.correlation_key, row.task_id), None) is None:
-            stale.setdefault((row.kind, row.name, row.correlation_key, row.element_id),
-                             []).append(row)
-    for (kind, name, key, task_id), waiting in wanted.items():
-        same_catch = stale.get((kind, name[:200], key, waiting.element_id[:100]))
-        if same_catch:
-            same_catch.pop().task_id = task_id
-            continue
-        db.session.add(MessageSubscription(
-            project_id=instance.project_id, instance_id=instance.id, kind=kind,
-            name=name[:200], correlation_key=key, correlation=jsonable(waiting.correlations),
-            task_id=task_id, element_id=waiting.element_id[:100], created_at=clock.now()))
-    for unused in stale.values():
-        for row in unused:
+        same = wanted.get((row.kind, row.name, row.correlation_key, row.element_id))
+        if same:
+            same.pop()  # still waited on: the row stays
+        else:
             db.session.delete(row)
+    for (kind, name, key, element_id), waiting_list in wanted.items():
+        for waiting in waiting_list:
+            db.session.add(MessageSubscription(
+                project_id=instance.project_id, instance_id=instance.id, kind=kind, name=name,
+                correlation_key=key, correlation=jsonable(waiting.correlations),
+                task_id=str(waiting.task_id), element_id=element_id, created_at=clock.now()))

@@ -13,7 +13,7 @@ from app.billing import door_access
 from app.billing.dunning import dunning_next
 from app.billing.models import DoorAccessCommand
 from app.engine import runtime
-from app.engine.models import InstanceStatus, ProcessInstance
+from app.engine.models import InstanceStatus, MessageSubscription, ProcessInstance
 from app.errors import FieldErrors
 from app.extensions import db
 from app.outbox.dispatcher import dispatch_due
@@ -106,6 +106,28 @@ def test_reminders_freeze_confirmed_then_paid(world: BillingWorld):
     assert _door(world) == [("freeze", "done"), ("unfreeze", "done")]
     assert len(world.messages("dunning.paid")) == 1
     assert len(_reminders(world)) == 7
+
+
+def _subscriptions(instance: ProcessInstance) -> list[tuple[int, str, str]]:
+    return [(s.id, s.name, s.element_id) for s in db.session.scalars(
+        select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)
+        .order_by(MessageSubscription.id))]
+
+
+def test_each_reminder_waits_on_the_same_payment_subscriptions(world: BillingWorld):
+    """Every reminder loops back to the wait for payment: the case keeps its two
+    subscription rows (nothing rewritten per reminder) and a payment still ends it."""
+    due = _start(world)
+    opened = _subscriptions(_instance(world))
+    assert [(name, element) for _id, name, element in opened] == [
+        ("dunning_paid", "Wait"), ("dunning_partial", "Wait")]  # the event gateway waits
+    world.until(due + timedelta(days=75))
+    assert len(_reminders(world)) == 4
+    assert _subscriptions(_instance(world)) == opened
+    world.pay(21002)
+    assert _instance(world).status == InstanceStatus.COMPLETED
+    assert _subscriptions(_instance(world)) == []
+    assert len(world.messages("dunning.paid")) == 1
 
 
 def test_freeze_refused_needs_a_reason_and_reminders_go_on(world: BillingWorld):
