@@ -226,9 +226,17 @@ def _user_label(user_id: int | None) -> str:
     return user.display_name if user is not None else "someone else"
 
 
+_TASK_INSTANCE = select(HumanTask.instance_id, HumanTask.project_id).where(
+    HumanTask.id == bindparam("task_id"))
+
+
 def _lock_task(task_row_id: int, *, load: bool) -> Any:
-    """locked_instance for the instance of a visible task."""
-    return locked_instance(get_task_row(task_row_id).instance_id, load=load)
+    """locked_instance for the instance of a visible task (the row itself is read under
+    the lock)."""
+    row = db.session.execute(_TASK_INSTANCE, {"task_id": task_row_id}).first()
+    if row is None or not in_scope(row.project_id):
+        raise NotFound(f"no task {task_row_id}")
+    return locked_instance(row.instance_id, load=load)
 
 
 def _eligible_user(user_id: int, task: HumanTask, field: str) -> User:
