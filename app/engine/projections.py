@@ -122,20 +122,53 @@ def _waiting_steps(workflow: BpmnWorkflow) -> list[str]:
 
 def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, *, new: bool = False,
                   open_rows: list[HumanTask] | None = None,
-                  subscriptions_before: Counter[CatchKey] | None = None) -> list[HumanTask]:
+                  subscriptions_before: Counter[CatchKey] | None = None,
+                  state_saved: bool = False) -> list[HumanTask]:
     """Store the workflow's state and every projection of it on ``instance`` (``new``: an
     instance saved for the first time, which has no task or subscription rows to look up;
     ``open_rows``: its open task rows, read under the lock of this change;
-    ``subscriptions_before``: :func:`subscription_keys` of the workflow as loaded). Returns
-    the open task rows afterwards (new ones get their ids at the caller's flush)."""
+    ``subscriptions_before``: :func:`subscription_keys` of the workflow as loaded;
+    ``state_saved``: :func:`save_new_row` already stored the state). Returns the open task
+    rows afterwards (new ones get their ids at the caller's flush)."""
     # One flush at the end (by the caller) instead of one before every query below.
     with db.session.no_autoflush:
-        return _save_workflow(instance, workflow, new, open_rows, subscriptions_before)
+        return _save_workflow(instance, workflow, new, open_rows, subscriptions_before,
+                              state_saved)
+
+
+def save_new_row(instance: ProcessInstance, workflow: BpmnWorkflow) -> bool:
+    """Before a new instance's first flush: if its workflow waits only for people or events
+    (no service task ready, not finished), set the row's columns and state now, so that one
+    INSERT writes them and no UPDATE follows; the rows that need the instance's id come with
+    :func:`save_workflow` (``state_saved=True``) after that flush. False: nothing was set."""
+    if workflow.is_completed() or engine_tasks.ready_service_tasks(workflow):
+        return False
+    titles = [h.title for h in engine_tasks.ready_human_tasks(workflow)]
+    instance.status = (InstanceStatus.RUNNING if titles else InstanceStatus.WAITING).value
+    _set_steps_and_timer(instance, workflow, titles)
+    instance.subscribed = bool(events.waiting_events(workflow))
+    _store_state(instance, workflow)
+    return True
+
+
+def _set_steps_and_timer(instance: ProcessInstance, workflow: BpmnWorkflow,
+                         titles: list[str]) -> None:
+    steps = [] if instance.finished else (titles or _waiting_steps(workflow))
+    instance.current_steps = ", ".join(steps)[:STEPS_LENGTH]
+    active = instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
+    instance.next_timer_due = spiff.next_timer_due(workflow) if active else None
+
+
+def _store_state(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    instance.state = spiff.serialize(workflow)
+    instance.state_token = token = uuid.uuid4().hex
+    workflow_cache.put(token, workflow)
 
 
 def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
                    open_rows: list[HumanTask] | None,
-                   subscriptions_before: Counter[CatchKey] | None) -> list[HumanTask]:
+                   subscriptions_before: Counter[CatchKey] | None,
+                   state_saved: bool) -> list[HumanTask]:
     now = clock.now()
     titles, still_open = _sync_tasks(instance, workflow, new, open_rows)
     status = InstanceStatus(instance.status)
@@ -148,14 +181,10 @@ def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
         else:
             busy = titles or engine_tasks.ready_service_tasks(workflow)
             instance.status = (InstanceStatus.RUNNING if busy else InstanceStatus.WAITING).value
-    steps = [] if instance.finished else (titles or _waiting_steps(workflow))
-    instance.current_steps = ", ".join(steps)[:STEPS_LENGTH]
-    active = instance.status in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
-    instance.next_timer_due = spiff.next_timer_due(workflow) if active else None
+    _set_steps_and_timer(instance, workflow, titles)
     _sync_subscriptions(instance, workflow, new, subscriptions_before)
-    instance.state = spiff.serialize(workflow)
-    instance.state_token = token = uuid.uuid4().hex
-    workflow_cache.put(token, workflow)
+    if not state_saved:
+        _store_state(instance, workflow)
     return still_open
 
 

@@ -31,8 +31,8 @@ from app.engine.models import (
     ProcessInstance,
     TaskStatus,
 )
-from app.engine.projections import open_task_rows, save_workflow
-from app.engine.stepping import step
+from app.engine.projections import open_task_rows, save_new_row, save_workflow
+from app.engine.stepping import raise_incident, step
 from app.errors import Conflict, FieldErrors, Forbidden, NotFound
 from app.extensions import db
 from app.projects.operations import existing_project_ids
@@ -101,7 +101,7 @@ def start_instances(
         spec, subprocess_specs = deployment.spec(flow)
         who = current_actor()
         now = clock.now()
-        started: list[tuple[ProcessInstance, BpmnWorkflow, NewInstance]] = []
+        started: list[_Started] = []
         for item in items:
             workflow = spiff.create_workflow(spec, subprocess_specs, data=dict(item.data))
             instance = ProcessInstance(
@@ -116,16 +116,36 @@ def start_instances(
                 state="",
                 subscribed=False,
             )
+            # The engine's own steps need no row: run them first, so that an instance that
+            # then waits for people or events is written by its INSERT alone.
+            failure: Exception | None = None
+            try:
+                spiff.advance(workflow)
+            except Exception as exc:  # the instance's incident, once it has an id
+                failure = exc
+            saved = failure is None and save_new_row(instance, workflow)
             db.session.add(instance)
-            started.append((instance, workflow, item))
+            started.append(_Started(instance, workflow, item, saved, failure))
         db.session.flush()  # ids for history, tasks and service handlers
-        for instance, workflow, item in started:
-            record_event(instance, EventKind.STARTED, data={"data": dict(item.data),
-                                                            "version": deployment.version})
-            step(instance, workflow)  # service tasks run; a failure is an incident
-            save_workflow(instance, workflow, new=True)
+        for s in started:
+            record_event(s.instance, EventKind.STARTED, data={"data": dict(s.item.data),
+                                                              "version": deployment.version})
+            if s.failure is not None:
+                raise_incident(s.instance, s.workflow, s.failure)
+            elif not s.saved:
+                step(s.instance, s.workflow)  # service tasks run; a failure is an incident
+            save_workflow(s.instance, s.workflow, new=True, state_saved=s.saved)
         db.session.flush()
-        return [instance for instance, _workflow, _item in started]
+        return [s.instance for s in started]
+
+
+@dataclass
+class _Started:
+    instance: ProcessInstance
+    workflow: BpmnWorkflow
+    item: NewInstance
+    saved: bool  # save_new_row set the row's state before the INSERT
+    failure: Exception | None
 
 
 def get_instance(instance_id: int) -> ProcessInstance:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.audit.recorder import Audited
 from app.clock import utcnow
+from app.engine.models import ProcessInstance
 from app.extensions import db
 from app.scoping import ProjectScoped
 from app.sqltypes import UTCDateTime
@@ -76,6 +77,8 @@ class Ticket(ProjectScoped, Audited, db.Model):  # type: ignore[name-defined]
     number: Mapped[str] = mapped_column(String(32))
     instance_id: Mapped[int | None] = mapped_column(
         ForeignKey("process_instance.id"), unique=True)
+    #: Set instead of instance_id while the instance is being inserted in the same flush.
+    instance: Mapped[ProcessInstance | None] = relationship()
     requester_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     #: Who typed it in: the owner, or customer service for an owner who phoned.
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -169,8 +169,8 @@ def project_instance(session: Session, instance: ProcessInstance,
                                     .execution_options(all_projects=True))
     if ticket is None or ticket.project_id != instance.project_id:
         return None
-    if ticket.instance_id is None and instance.id is not None:
-        ticket.instance_id = instance.id
+    if ticket.instance_id is None:
+        ticket.instance = instance  # the flush fills in the id of an instance it inserts
     apply_facts(ticket, facts, waiting_steps(workflow) if not instance.finished else [])
     return ticket
 
@@ -184,9 +184,11 @@ def _state_changed(instance: ProcessInstance) -> bool:
 
 @event.listens_for(Session, "before_flush")
 def _project_tickets(session: Session, flush_context: Any, instances: Any) -> None:
-    for obj in list(session.dirty):
+    # A new instance whose first INSERT carries its state (see save_new_row), or a saved one
+    # whose state changed.
+    for obj in [*session.new, *session.dirty]:
         if (isinstance(obj, ProcessInstance) and obj.flow in FLOWS and obj.state
-                and _state_changed(obj)):
+                and (obj.id is None or _state_changed(obj))):
             # The workflow just saved is still in memory; read it, never change it.
             workflow = (workflow_cache.peek(obj.state_token)
                         or restore_workflow(obj, obj.state))
