@@ -81,6 +81,11 @@ def ticket_timeline(ticket: Ticket, *, staff: bool = False) -> list[Entry]:
         elif event.kind == "task_created":
             entries.append(Entry(event.at, str(_l("Waiting: %(step)s", step=_step(event))),
                                  kind="waiting"))
+        elif event.kind == "task_cancelled":
+            # A step the process no longer needs (an escalation once the job is over, the
+            # dispatch of a cancelled ticket).
+            entries.append(Entry(event.at, str(_l("Withdrawn: %(step)s", step=_step(event))),
+                                 kind="withdrawn"))
         elif event.kind in ("claimed", "reassigned", "delegated") and staff:
             entries.append(Entry(event.at, f"{_step(event)} · {event.kind}", event.actor_label))
         elif event.kind == "message":

@@ -16,6 +16,7 @@ from app.engine.models import EventKind, InstanceStatus, ProcessInstance, TaskSt
 from app.extensions import db
 from app.repairs import operations as ops
 from tests.flows.repair.conftest import history_kinds, open_steps, reload, tasks_of
+from tests.flows.repair.test_repair_web import login
 
 ESCALATION_TASKS = ("Follow_up_late_job", "Handle_overdue_job")
 
@@ -72,7 +73,7 @@ def _assert_process_over(ticket):
 
 
 def test_escalations_are_withdrawn_when_the_job_is_done_and_the_ticket_closes(
-        world, submit, advance):
+        world, submit, advance, client):
     ticket = _late_job(world, submit, advance)
     assert reload(ticket).escalation_level == 3
     ticket = ops.record_work(ticket, world.tech, {"work_done": "更换主管"})
@@ -80,6 +81,12 @@ def test_escalations_are_withdrawn_when_the_job_is_done_and_the_ticket_closes(
     # the job is done: the reminders about it are gone, the owner is asked to rate
     _assert_withdrawn(world, ticket, "Follow_up_late_job", "Handle_overdue_job")
     assert open_steps(ticket) == ["Rate"]
+    # the supervisor's ticket page says so, after the lines that announced them
+    login(client, "liu")
+    page = client.get(f"/repairs/{ticket.id}?lang=en").get_data(as_text=True)
+    assert page.count('data-kind="withdrawn"') == 2
+    waiting = page.index("Waiting: Supervisor follows up the late job")
+    assert page.index("Withdrawn: Supervisor follows up the late job") > waiting
     # what the escalations recorded on the ticket stays
     assert (ticket.late_completion, ticket.escalation_level) == (True, 3)
     assert [e["kind"] for e in ticket.escalations] == ["completion_late", "completion_overdue"]
