@@ -13,7 +13,8 @@ from typing import Any
 
 import jsonschema
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import User
 from app.accounts.permissions import can
@@ -252,8 +253,12 @@ _TASK_INSTANCE = select(HumanTask.instance_id, HumanTask.project_id).where(
 
 def _lock_task(task_row_id: int, *, load: bool) -> Any:
     """locked_instance for the instance of a visible task (the row itself is read under
-    the lock)."""
-    row = db.session.execute(_TASK_INSTANCE, {"task_id": task_row_id}).first()
+    the lock; a row this session already holds saves the look-up)."""
+    known = db.session.identity_map.get(identity_key(HumanTask, task_row_id))
+    if known is not None and "instance_id" in inspect(known).dict:
+        row: Any = known
+    else:
+        row = db.session.execute(_TASK_INSTANCE, {"task_id": task_row_id}).first()
     if row is None or not in_scope(row.project_id):
         raise NotFound(f"no task {task_row_id}")
     return locked_instance(row.instance_id, load=load)
