@@ -28,14 +28,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, insert, select, text
 
 from app.accounts import operations as accounts
 from app.accounts.models import User
 from app.audit.actor import Actor, acting_as
 from app.clock import clock
-from app.engine import runtime, spiff
-from app.engine import tasks as engine_tasks
+from app.engine import runtime
 from app.engine.deployments import deploy, read_bundle
 from app.engine.inbox import InboxFilter, inbox_query
 from app.engine.models import HumanTask, ProcessInstance
@@ -88,26 +91,30 @@ def part_a(app: Any, project_id: int, user_id: int, count: int, run: int = 0) ->
 
 
 def part_b(count: int, *, persist: bool = False) -> float:
-    """The same loop on the bare library: parse once, run and complete in memory.
+    """The same loop on the bare library, through its own API only (its default script
+    engine, ``do_engine_steps``, ``Task.run``): parse once, run and complete in memory.
 
     ``persist``: as any engine that survives a restart must, the state is serialized after
-    every step and deserialized before the next (still no database)."""
+    every step and deserialized before the next with the library's own serializer (still no
+    database)."""
     files = read_bundle(BUNDLE)
     parser = create_parser({k: v for k, v in files.items() if k.endswith(".bpmn")})
-    specs = parser.get_spec(FLOW), parser.get_subprocess_specs(FLOW)
+    spec, subprocess_specs = parser.get_spec(FLOW), parser.get_subprocess_specs(FLOW)
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
     start = time.perf_counter()
     for _ in range(count):
-        workflow = spiff.create_workflow(*specs, data={})
-        spiff.advance(workflow)
-        state = spiff.serialize(workflow) if persist else ""
+        workflow = BpmnWorkflow(spec, subprocess_specs)
+        workflow.do_engine_steps()
+        state = serializer.serialize_json(workflow) if persist else ""
         for _ in range(3):
             if persist:
-                workflow = spiff.deserialize(state, specs=specs)
-            [task] = engine_tasks.ready_human_tasks(workflow)
-            engine_tasks.complete_user_task(workflow, task.id, TASK_DATA[task.element_id])
-            spiff.advance(workflow)
+                workflow = serializer.deserialize_json(state)
+            [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
+            task.data.update(TASK_DATA[task.task_spec.bpmn_id])
+            task.run()
+            workflow.do_engine_steps()
             if persist:
-                state = spiff.serialize(workflow)
+                state = serializer.serialize_json(workflow)
         assert workflow.is_completed()
     return count / (time.perf_counter() - start)
 
