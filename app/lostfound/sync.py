@@ -2,7 +2,8 @@
 
 Staff may complete the flow's tasks from the inbox, the API or the item page, and timers fire
 in the scheduler; all of these write :class:`~app.engine.models.InstanceEvent` history rows.
-A ``before_flush`` listener reads the new history rows of ``lost_found`` instances and applies
+A listener (:func:`app.engine.history.on_new_events`) reads the new history rows of
+``lost_found`` instances before the flush that writes them and applies
 their outcome (the submitted data is in the event's data diff) to the item and its claims, in
 the same flush, so item and workflow never disagree. The engine knows nothing of this.
 """
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import clock
-from app.engine.models import EventKind, HumanTask, InstanceEvent, ProcessInstance
+from app.engine.history import NewEvent, on_new_events
+from app.engine.models import EventKind, HumanTask, ProcessInstance
 from app.engine.timers import parse_datetime
 from app.lostfound.models import Claim, ClaimStatus, Item, ItemStatus
 from app.lostfound.rules import publish
@@ -57,13 +59,13 @@ def _verified(session: Session, item: Item) -> Claim | None:
                           .execution_options(all_projects=True))
 
 
-def _completed_by(session: Session, ev: InstanceEvent) -> int | None:
+def _completed_by(session: Session, ev: NewEvent) -> int | None:
     """Who completed the task (the history's actor is the system outside a request)."""
     task = session.get(HumanTask, ev.task_row_id) if ev.task_row_id else None
     return task.completed_by_id if task is not None and task.completed_by_id else ev.user_id
 
 
-def _completed(session: Session, item: Item, ev: InstanceEvent) -> None:
+def _completed(session: Session, item: Item, ev: NewEvent) -> None:
     data, now = ev.data, ev.at or clock.now()
     if ev.element_id == "Review":
         if _to(data, "review_decision") == "reject":
@@ -105,7 +107,7 @@ def _completed(session: Session, item: Item, ev: InstanceEvent) -> None:
         item.closed_at = now
 
 
-def _apply(session: Session, item: Item, ev: InstanceEvent) -> None:
+def _apply(session: Session, item: Item, ev: NewEvent) -> None:
     if ev.kind == EventKind.COMPLETED:
         _completed(session, item, ev)
     elif ev.kind == EventKind.TASK_CANCELLED and ev.element_id == "Verify_claim":
@@ -127,19 +129,14 @@ def _apply(session: Session, item: Item, ev: InstanceEvent) -> None:
                 claim.status = ClaimStatus.CLOSED
 
 
-@event.listens_for(Session, "before_flush")
-def _sync_items(session: Session, flush_context: Any, instances: Any) -> None:
-    new_events = [obj for obj in session.new if isinstance(obj, InstanceEvent)]
-    if not new_events:
-        return
-    new_events.sort(key=lambda e: ORDER.get(e.kind, 9))
-    with session.no_autoflush:
-        for ev in new_events:
-            if ev.kind not in ORDER:
-                continue
-            instance = session.get(ProcessInstance, ev.instance_id)
-            if instance is None or instance.flow != FLOW:
-                continue
-            item = _item(session, ev.instance_id)
-            if item is not None:
-                _apply(session, item, ev)
+@on_new_events
+def _sync_items(session: Session, events: list[NewEvent]) -> None:
+    for ev in sorted(events, key=lambda e: ORDER.get(e.kind, 9)):
+        if ev.kind not in ORDER:
+            continue
+        instance = session.get(ProcessInstance, ev.instance_id)
+        if instance is None or instance.flow != FLOW:
+            continue
+        item = _item(session, ev.instance_id)
+        if item is not None:
+            _apply(session, item, ev)
