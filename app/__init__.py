@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     uow.init_app(app)
     workflow_cache.size = int(app.config["ENGINE_WORKFLOW_CACHE_SIZE"])
+    if app.config["PYTHON_GC_THRESHOLD"]:
+        gc.set_threshold(*app.config["PYTHON_GC_THRESHOLD"])
     timetravel.init_app(app)
 
     redis_url = app.config["REDIS_URL"]

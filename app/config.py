@@ -35,6 +35,32 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+#: Generation thresholds of Python's cyclic garbage collector. The interpreter's (700, 10, 10)
+#: collects the youngest generation every 700 new objects; one task completion allocates tens
+#: of thousands (workflow tasks, ORM rows), so a busy worker ran the collector dozens of times
+#: per request and a full collection over every long-lived object (deployed specs, the
+#: workflow cache) every few hundred. Short-lived cycles (a workflow used for one step) are
+#: still freed within the request's next collections.
+GC_THRESHOLD = (50_000, 20, 10)
+
+
+def gc_threshold(raw: str | None) -> tuple[int, ...] | None:
+    """``PYTHON_GC_THRESHOLD``: unset → GC_THRESHOLD; "default" → leave the interpreter's;
+    else one to three comma-separated whole numbers, as gc.set_threshold takes them."""
+    if raw is None or not raw.strip():
+        return GC_THRESHOLD
+    if raw.strip().lower() == "default":
+        return None
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        values = ()
+    if not 1 <= len(values) <= 3 or any(v < 0 for v in values):
+        raise ConfigError(f"PYTHON_GC_THRESHOLD={raw!r}: give up to three whole numbers such "
+                          "as 50000,20,10, or 'default'")
+    return values
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for ``postgresql://`` URLs (the driver we install)."""
     if url.startswith("postgres://"):
@@ -88,6 +114,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SCHEDULER_DAILY_HOUR": _int("SCHEDULER_DAILY_HOUR", 3),
         # Workflows each process keeps in memory after saving them (see engine/workflow_cache).
         "ENGINE_WORKFLOW_CACHE_SIZE": _int("ENGINE_WORKFLOW_CACHE_SIZE", 2000),
+        # The interpreter's garbage-collector thresholds (see gc_threshold).
+        "PYTHON_GC_THRESHOLD": gc_threshold(os.environ.get("PYTHON_GC_THRESHOLD")),
         "INSTANCE_PATH": str(INSTANCE_DIR),
         "PAGE_SIZE": 20,
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
