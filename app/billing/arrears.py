@@ -80,10 +80,14 @@ def bill_json(bill: Bill, today: date | None = None,
     return data
 
 
+#: Built once: a dunning pass asks for every case's unit (usually already in the session).
+_UNIT_WITH_BUILDING = [joinedload(Unit.building)]
+
+
 def arrears_summary(unit_id: int, today: date) -> dict[str, Any]:
     """What the reminder says: the overdue amount and bills, and the oldest due date."""
     bills = overdue_bills(unit_id, today, fee_items=True)
-    unit = db.session.get(Unit, unit_id, options=[joinedload(Unit.building)])
+    unit = db.session.get(Unit, unit_id, options=_UNIT_WITH_BUILDING)
     total = sum(b.outstanding_fen for b in bills)
     return {
         "unit_id": unit_id,
