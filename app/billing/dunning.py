@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 
 from app.audit.actor import Actor
 from app.clock import clock
@@ -29,7 +30,7 @@ from app.engine.script_helpers import register_helper
 from app.engine.services import ServiceContext, register_operator
 from app.errors import NotFound
 from app.extensions import db
-from app.projects.models import Unit
+from app.projects.models import Building, Unit
 from app.records.models import Customer, Occupancy
 from app.records.protect import plain
 
@@ -243,32 +244,57 @@ def arrears_changed(unit_id: int, today: date | None = None) -> str | None:
 # --- the service operator ---------------------------------------------------------------------
 
 
+def _entry(action: str, note: str | None = None) -> dict[str, Any]:
+    return {"at": clock.now().isoformat(), "action": action, **({"note": note} if note else {})}
+
+
 def _log(case: DunningCase, action: str, note: str | None = None) -> None:
-    case.log = [*(case.log or []), {"at": clock.now().isoformat(), "action": action,
-                                    **({"note": note} if note else {})}]
+    case.log = [*(case.log or []), _entry(action, note)]
 
 
-#: Built once (the reminder pass runs it for every case); the unit and its building come
-#: along: the reminder's arrears name the unit.
-_CASE_OF_INSTANCE = (select(DunningCase).where(DunningCase.instance_id == bindparam("instance_id"))
-                     .options(joinedload(DunningCase.unit).joinedload(Unit.building)))
+_CASE_OF_INSTANCE = select(DunningCase).where(DunningCase.instance_id == bindparam("instance_id"))
+
+#: Built once (the reminder pass runs them for every case): what a reminder reads of its case —
+#: with the unit's label, one plain row — and the one UPDATE it writes. No ORM objects: the pass
+#: only reads them, and loading and flushing a case per reminder cost more than the rest.
+_REMINDER_CASE = (
+    select(DunningCase.id, DunningCase.unit_id, DunningCase.reminders, DunningCase.log,
+           Building.name, Unit.number)
+    .join(Unit, Unit.id == DunningCase.unit_id).join(Building, Building.id == Unit.building_id)
+    .where(DunningCase.instance_id == bindparam("instance_id")))
+_CASE_TABLE = DunningCase.__table__
+_REMIND = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("case_id"))
+
+
+def _remind(instance_id: int) -> dict[str, Any]:
+    """The reminder step: the current arrears; the case counts the reminder if any is left."""
+    row = db.session.execute(_REMINDER_CASE, {"instance_id": instance_id}).first()
+    if row is None:
+        raise NotFound(f"no dunning case for process instance {instance_id}")
+    case_id, unit_id, reminders, log, building, number = row
+    now = clock.now()
+    result = arrears_summary(unit_id, local_today(now), f"{building}-{number}")
+    values: dict[str, Any] = {"log": [*(log or []), _entry("reminder")]}
+    if result["count"]:
+        values.update(reminders=reminders + 1, last_reminder_at=now)
+    db.session.execute(_REMIND.values(values), {"case_id": case_id})
+    loaded = db.session.identity_map.get(identity_key(DunningCase, case_id))
+    if loaded is not None:  # a case this transaction holds reads the new values
+        db.session.expire(loaded, list(values))
+    return result
 
 
 def apply_update(instance_id: int, action: str, reason: str | None = None,
                  oldest_due: str | None = None) -> dict[str, Any]:
     """What the flow reports at each step; returns data for the flow (the arrears for a
     reminder)."""
+    if action == "reminder":
+        return _remind(instance_id)
     case = db.session.scalar(_CASE_OF_INSTANCE, {"instance_id": instance_id})
     if case is None:
         raise NotFound(f"no dunning case for process instance {instance_id}")
     now = clock.now()
-    result: dict[str, Any] = {"action": action}
-    if action == "reminder":
-        result = arrears_summary(case.unit_id, local_today(now))
-        if result["count"]:
-            case.reminders += 1
-            case.last_reminder_at = now
-    elif action == "freeze_asked":
+    if action == "freeze_asked":
         case.freeze_state = "asked"
     elif action == "frozen":
         case.freeze_state = "frozen"
@@ -288,7 +314,7 @@ def apply_update(instance_id: int, action: str, reason: str | None = None,
         raise ValueError(f"unknown dunning action {action!r}")
     _log(case, action, reason)
     db.session.flush()
-    return result
+    return {"action": action}
 
 
 def _dunning_update(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.billing import door_access
+from app.billing import dunning
 from app.billing.dunning import dunning_next
 from app.billing.models import DoorAccessCommand
 from app.engine import runtime
@@ -79,6 +80,10 @@ def test_reminders_freeze_confirmed_then_paid(world: BillingWorld):
     world.days(1)  # day 30
     [first] = _reminders(world)
     assert "¥210.02" in (first.subject or "") + (first.body or "")  # 235 fen × 89.37 m²
+    assert world.unit.label in (first.subject or "") + (first.body or "")
+    case = world.case()
+    assert case.reminders == 1 and case.last_reminder_at is not None
+    assert [e["action"] for e in case.log] == ["reminder"]
     world.until(due + timedelta(days=89))
     assert len(_reminders(world)) == 4  # days 30, 45, 60, 75
     assert world.tasks() == []
@@ -236,3 +241,14 @@ def test_door_adapter_is_configurable(world: BillingWorld, app, monkeypatch):
     dispatch_due()
     assert calls == [f"freeze:{world.unit.id}"]
     assert _door(world) == []  # the fake adapter records nothing itself
+
+
+def test_a_case_read_earlier_in_the_transaction_sees_the_reminder(world: BillingWorld):
+    """The reminder writes its count with one UPDATE; a case the same transaction already
+    holds (a payment page, say) must not keep showing the old count."""
+    due = _start(world)
+    world.until(due + timedelta(days=30))
+    case = world.case()
+    assert case.reminders == 1
+    dunning.apply_update(case.instance_id, "reminder")
+    assert case.reminders == 2 and [e["action"] for e in case.log] == ["reminder"] * 2
