@@ -26,8 +26,9 @@ from app.billing import dunning, fees
 from app.billing.models import Bill, DunningCase
 from app.billing.run import run_billing
 from app.clock import FrozenSource, clock
-from app.engine import timer_jobs
-from app.engine.deployments import deploy, read_bundle
+from app.engine import spiff, timer_jobs
+from app.engine import tasks as engine_tasks
+from app.engine.deployments import deploy, latest_loaded_deployment, read_bundle
 from app.extensions import db
 from app.outbox.models import OutboxMessage
 from app.projects import operations as projects
@@ -163,6 +164,57 @@ def bench_dunning(app: Any, project_id: int, n: int, url: str = "",
             "total_seconds": round(opened + reminder, 2)}
 
 
+#: Cases the library-alone measurement runs (the per-case time is scaled to N).
+FLOOR_SAMPLE = 2000
+
+
+def library_floor(app: Any, n: int, sample: int = FLOOR_SAMPLE) -> dict[str, Any]:
+    """What the workflow library itself needs for the same two steps, no database and no
+    EstateFlow bookkeeping: open — create the instance, run it to its first wait, serialize;
+    reminder — deserialize, let the 30-day timer fire, hand the two service tasks canned
+    results (arrears with one bill; one message sent), run on to the next wait, serialize.
+    Measured on ``sample`` cases and scaled to ``n``: the floor under (b) + (c) for one
+    process, whatever the engine around the library does."""
+    with app.app_context():
+        deployment = latest_loaded_deployment(dunning.FLOW)
+        specs = deployment.spec(dunning.FLOW)
+    arrears = {"unit_id": 1, "unit_label": "1号楼-0001", "amount_fen": 21002,
+               "amount_text": "¥210.02", "count": 1, "oldest_due": "2026-11-16",
+               "bills": [{"number": "ZD202611-1-1", "item": "物业费", "period": "2026-11",
+                          "due_date": "2026-11-16", "outstanding": "¥210.02"}]}
+    results = {"dunning_update": arrears, "notify": {"event": "dunning.reminder", "messages": 1}}
+    clock.use(FrozenSource(T0))
+    start = time.perf_counter()
+    states = []
+    for i in range(sample):
+        workflow = spiff.create_workflow(*specs, data={
+            "case_id": i, "unit_id": i, "unit_label": f"1号楼-{i:04d}", "owner_to": [],
+            "oldest_due": "2026-11-16", "last_reminder_at": None, "restarted_at": None,
+            "freeze_decided": False, "frozen": False})
+        spiff.advance(workflow)
+        states.append(spiff.serialize(workflow))
+    opened = (time.perf_counter() - start) / sample
+    clock.use(FrozenSource(REMINDER_AT))
+    start = time.perf_counter()
+    for state in states:
+        workflow = spiff.deserialize(state, specs=specs)
+        spiff.advance(workflow)
+        calls = engine_tasks.ready_service_tasks(workflow)
+        while calls:
+            for call in calls:
+                engine_tasks.complete_service_task(workflow, call.task_id,
+                                                   results[call.operator])
+            spiff.advance(workflow)
+            calls = engine_tasks.ready_service_tasks(workflow)
+        assert spiff.next_timer_due(workflow) is not None  # waits for the next reminder
+        spiff.serialize(workflow)
+    reminded = (time.perf_counter() - start) / sample
+    return {"sample": sample, "open_ms_per_case": round(opened * 1000, 3),
+            "reminder_ms_per_case": round(reminded * 1000, 3),
+            "open_seconds": round(opened * n, 1), "reminder_seconds": round(reminded * n, 1),
+            "total_seconds": round((opened + reminded) * n, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", action="store_true")
@@ -192,11 +244,18 @@ def main() -> None:
               f"{dunning_figures['reminder_seconds']} s for {dunning_figures['reminded']} "
               f"cases; together {dunning_figures['total_seconds']} s (target <= 120 s)",
               flush=True)
+        floor = library_floor(app, cases)
+        overhead = dunning_figures["total_seconds"] / floor["total_seconds"]
+        print(f"[{kind}] the workflow library alone (no database; {floor['sample']} cases "
+              f"scaled to {cases}): open {floor['open_seconds']} s "
+              f"({floor['open_ms_per_case']} ms/case) + reminder {floor['reminder_seconds']} s "
+              f"({floor['reminder_ms_per_case']} ms/case) = {floor['total_seconds']} s; "
+              f"EstateFlow's total is {overhead:.2f}x that", flush=True)
         with app.app_context():
             db.engine.dispose()
     result = {"database": kind, "units": args.units, "workers": args.workers,
               "billing": billing,
-              "dunning": dunning_figures}
+              "dunning": dunning_figures, "library_floor": floor}
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=2)

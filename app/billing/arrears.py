@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.projects.models import Building, Unit
 
 from .models import BalanceEntry, Bill, BillingSettings, FeeItem
 from .money import late_fee_fen, period_label, yuan
@@ -90,24 +90,24 @@ _OVERDUE_ROWS = (
     .where(Bill.unit_id == bindparam("unit_id"), Bill.status == "open",
            Bill.due_date < bindparam("today"))
     .order_by(Bill.due_date, Bill.id))
-_UNIT_LABEL = (select(Building.name, Unit.number).join(Building, Building.id == Unit.building_id)
-               .where(Unit.id == bindparam("unit_id")))
 
 
-def unit_label(unit_id: int) -> str:
-    """"1号楼-0101" — the building's name and the unit's number (the id if there is no unit)."""
-    row = db.session.execute(_UNIT_LABEL, {"unit_id": unit_id}).first()
-    return f"{row[0]}-{row[1]}" if row is not None else str(unit_id)
+def reminder_arrears(unit_id: int, today: date, label: str) -> dict[str, Any]:
+    """What the reminder says: the overdue amount and bills, and the oldest due date.
+
+    The dunning pass runs it for every case, so it reads on the transaction's connection, past
+    the ORM's per-statement work — only for a unit its caller reached through a scoped path
+    (the case of the instance being stepped), after a flush."""
+    bills = db.session.connection().execute(
+        _OVERDUE_ROWS, {"unit_id": unit_id, "today": today}).all()
+    return _summary(unit_id, bills, label)
 
 
-def arrears_summary(unit_id: int, today: date, label: str | None = None) -> dict[str, Any]:
-    """What the reminder says: the overdue amount and bills, and the oldest due date
-    (``label``: the unit's label when the caller has it already)."""
-    bills = db.session.execute(_OVERDUE_ROWS, {"unit_id": unit_id, "today": today}).all()
+def _summary(unit_id: int, bills: Sequence[Row[Any]], label: str) -> dict[str, Any]:
     total = sum(outstanding for *_, outstanding in bills)
     return {
         "unit_id": unit_id,
-        "unit_label": label if label is not None else unit_label(unit_id),
+        "unit_label": label,
         "amount_fen": total,
         "amount_text": f"¥{yuan(total)}",
         "count": len(bills),

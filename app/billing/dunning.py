@@ -34,7 +34,7 @@ from app.projects.models import Building, Unit
 from app.records.models import Customer, Occupancy
 from app.records.protect import plain
 
-from .arrears import arrears_summary, overdue_bills
+from .arrears import overdue_bills, reminder_arrears
 from .models import Bill, DunningCase
 from .money import LOCAL, local_today
 
@@ -268,16 +268,20 @@ _REMIND = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("case_id"))
 
 def _remind(instance_id: int) -> dict[str, Any]:
     """The reminder step: the current arrears; the case counts the reminder if any is left."""
-    row = db.session.execute(_REMINDER_CASE, {"instance_id": instance_id}).first()
+    # On the transaction's connection, past the ORM's per-statement work: the case is the one
+    # of the instance being stepped, which its caller reached through a scoped path.
+    db.session.flush()  # what this transaction changed (a payment's bills) is read below
+    connection = db.session.connection()
+    row = connection.execute(_REMINDER_CASE, {"instance_id": instance_id}).first()
     if row is None:
         raise NotFound(f"no dunning case for process instance {instance_id}")
     case_id, unit_id, reminders, log, building, number = row
     now = clock.now()
-    result = arrears_summary(unit_id, local_today(now), f"{building}-{number}")
+    result = reminder_arrears(unit_id, local_today(now), f"{building}-{number}")
     values: dict[str, Any] = {"log": [*(log or []), _entry("reminder")]}
     if result["count"]:
         values.update(reminders=reminders + 1, last_reminder_at=now)
-    db.session.execute(_REMIND.values(values), {"case_id": case_id})
+    connection.execute(_REMIND.values(values), {"case_id": case_id})
     loaded = db.session.identity_map.get(identity_key(DunningCase, case_id))
     if loaded is not None:  # a case this transaction holds reads the new values
         db.session.expire(loaded, list(values))
