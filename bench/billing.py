@@ -209,6 +209,7 @@ def library_floor(app: Any, n: int, sample: int = FLOOR_SAMPLE) -> dict[str, Any
         assert spiff.next_timer_due(workflow) is not None  # waits for the next reminder
         spiff.serialize(workflow)
     reminded = (time.perf_counter() - start) / sample
+    clock.use(FrozenSource(T0))
     return {"sample": sample, "open_ms_per_case": round(opened * 1000, 3),
             "reminder_ms_per_case": round(reminded * 1000, 3),
             "open_seconds": round(opened * n, 1), "reminder_seconds": round(reminded * n, 1),
@@ -233,6 +234,8 @@ def main() -> None:
         project_id = setup(app, args.units)
         print(f"[{kind}] set-up of {args.units} units: {time.perf_counter() - t:.1f} s",
               flush=True)
+        # First, while the process is as small as a scheduler's that starts its pass.
+        floor = library_floor(app, cases)
         billing = bench_billing(app, project_id)
         print(f"[{kind}] billing run: {billing['bills']} bills in {billing['seconds']} s "
               f"(target <= 60 s); rerun created {billing['rerun_bills']} in "
@@ -244,7 +247,6 @@ def main() -> None:
               f"{dunning_figures['reminder_seconds']} s for {dunning_figures['reminded']} "
               f"cases; together {dunning_figures['total_seconds']} s (target <= 120 s)",
               flush=True)
-        floor = library_floor(app, cases)
         overhead = dunning_figures["total_seconds"] / floor["total_seconds"]
         print(f"[{kind}] the workflow library alone (no database; {floor['sample']} cases "
               f"scaled to {cases}): open {floor['open_seconds']} s "
