@@ -14,11 +14,12 @@ with its projections, which moves ``next_timer_due`` on. Another scheduler that 
 same instance either skips it (locked) or finds it no longer due (committed): a timer fires
 once.
 
-One commit per instance, not per batch: a row lock is held for one instance's step only (a
-person completing a task on another instance of the batch never waits for the whole batch), a
-failing instance rolls back alone, and a crash loses at most the one step in flight, which the
-next pass redoes from the committed state. The price — one commit per fired instance — is small
-next to deserializing and stepping the workflow.
+Due instances are committed in groups of :data:`COMMIT_GROUP`, each stepped inside its own
+savepoint: a failing instance rolls back alone, a crash loses at most the group in flight, which
+the next pass redoes from the committed state, and one commit (a disk flush on PostgreSQL)
+serves fifty instances. The group's states are read in one query before stepping
+(:func:`app.engine.locking.prefetch_states`); each instance still takes its row lock and uses
+the prefetched state only if the row it locked carries the same state token.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sqlalchemy import select
 
 from app.audit.actor import Actor, acting_as
 from app.clock import clock
-from app.engine.locking import InstanceBusy, locked_instance
+from app.engine.locking import InstanceBusy, locked_instance, prefetch_states
 from app.engine.models import InstanceStatus, ProcessInstance
 from app.errors import Conflict, NotFound
 from app.extensions import db
@@ -157,8 +158,9 @@ def fire_due_instances(
             if not batch:
                 break
             for start in range(0, len(batch), COMMIT_GROUP):
-                with unit_of_work():
-                    for due, instance_id in batch[start:start + COMMIT_GROUP]:
+                group = batch[start:start + COMMIT_GROUP]
+                with unit_of_work(), prefetch_states([i for _, i in group]):
+                    for due, instance_id in group:
                         seen += 1
                         cursor = (due, instance_id)
                         if _fire_in_savepoint(instance_id, moment):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from app.audit.actor import Actor, acting_as
 from app.engine import runtime
-from app.engine.locking import locked_instance
+from app.engine.locking import locked_instance, prefetch_states
 from app.engine.models import HumanTask, ProcessInstance, TaskStatus
 from app.engine.workflow_cache import WorkflowCache
 from app.engine.workflow_cache import cache as workflow_cache
@@ -91,3 +91,42 @@ def test_cache_forgets_the_least_recently_saved():
     assert cache.take("a") is None and cache.take("c") is third
     assert cache.take("c") is None  # taken once: the holder owns it now
     assert len(cache) == 1
+
+
+def _statements_on_state(run: Any) -> int:
+    """How many statements that read ``process_instance.state`` ``run()`` issued."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "process_instance.state " in statement or "process_instance.state," in statement:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_a_prefetched_state_spares_the_read_under_the_lock(ticket, restores):
+    """A timer pass reads its group's states in one query; each change still locks its row."""
+    instance, user = ticket
+    workflow_cache.clear()
+    with prefetch_states([instance.id]):
+        reads = _statements_on_state(
+            lambda: _complete(instance, user, {"category": "plumbing", "urgent": False}))
+    assert reads == 0 and restores == [1]
+    assert _open(instance).element_id == "Repair"
+
+
+def test_a_prefetched_state_the_row_no_longer_holds_is_not_used(ticket, restores):
+    """Prefetched, then changed (new token): the next change reads the row, not the old
+    state — otherwise it would act on the workflow as it was before the first change."""
+    instance, user = ticket
+    with prefetch_states([instance.id]):
+        _complete(instance, user, {"category": "plumbing", "urgent": False})
+        workflow_cache.clear()
+        _complete(instance, user, {"fixed": True, "hours": 1.5})
+    assert _open(instance).element_id == "Review"
+    assert restores == [1]
