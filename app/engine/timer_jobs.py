@@ -17,9 +17,9 @@ once.
 Due instances are committed in groups of :data:`COMMIT_GROUP`, each stepped inside its own
 savepoint: a failing instance rolls back alone, a crash loses at most the group in flight, which
 the next pass redoes from the committed state, and one commit (a disk flush on PostgreSQL)
-serves fifty instances. The group's states are read in one query before stepping
-(:func:`app.engine.locking.prefetch_states`); each instance still takes its row lock and uses
-the prefetched state only if the row it locked carries the same state token.
+serves fifty instances. The group's rows are locked (``SKIP LOCKED``) and read with their states
+in one query before stepping (:func:`app.engine.locking.claim_group`); a row another worker
+holds is left out of the claim, and that instance's own lock attempt then skips it.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from sqlalchemy import select
 
 from app.audit.actor import Actor, acting_as
 from app.clock import clock
-from app.engine.locking import InstanceBusy, locked_instance, prefetch_states
+from app.engine.locking import InstanceBusy, claim_group, locked_instance
 from app.engine.models import InstanceStatus, ProcessInstance
 from app.errors import Conflict, NotFound
 from app.extensions import db
@@ -159,7 +159,7 @@ def fire_due_instances(
                 break
             for start in range(0, len(batch), COMMIT_GROUP):
                 group = batch[start:start + COMMIT_GROUP]
-                with unit_of_work(), prefetch_states([i for _, i in group]):
+                with unit_of_work(), claim_group([i for _, i in group]):
                     for due, instance_id in group:
                         seen += 1
                         cursor = (due, instance_id)

@@ -117,6 +117,31 @@ def test_two_scheduler_threads_racing_fire_each_timer_once(pg, frozen_clock):
     assert _reminders_per_instance(app) == dict.fromkeys(ids, 1)
 
 
+def test_a_row_another_transaction_holds_is_left_for_the_next_pass(pg, frozen_clock):
+    """The pass claims its group's rows with one FOR UPDATE SKIP LOCKED: a row held elsewhere
+    (an admin suspending it, say) is left out and fired by a later pass, the others now."""
+    app, url, _redis = pg
+    _project, ids = _start_many(app, "boundary_timers", 5)
+    frozen_clock.advance(timedelta(days=31))
+    held = ids[2]
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1)
+                              if url.startswith("postgresql://") else url)
+    try:
+        with engine.connect() as other:
+            other.execute(sa.text("SELECT id FROM process_instance WHERE id = :id FOR UPDATE"),
+                          {"id": held})
+            with app.app_context():
+                assert timer_jobs.fire_due_instances() == [i for i in ids if i != held]
+                db.session.remove()
+            other.rollback()
+        with app.app_context():
+            assert timer_jobs.fire_due_instances() == [held]
+            db.session.remove()
+    finally:
+        engine.dispose()
+    assert _reminders_per_instance(app) == dict.fromkeys(ids, 1)
+
+
 def test_catch_up_after_downtime_on_postgres(pg, frozen_clock):
     app, _url, _redis = pg
     _project, ids = _start_many(app, "cycle_timer", 5)

@@ -9,7 +9,7 @@ from sqlalchemy import event, select, update
 
 from app.audit.actor import Actor, acting_as
 from app.engine import runtime
-from app.engine.locking import locked_instance, prefetch_states
+from app.engine.locking import claim_group, locked_instance
 from app.engine.models import HumanTask, ProcessInstance, TaskStatus
 from app.engine.workflow_cache import WorkflowCache
 from app.engine.workflow_cache import cache as workflow_cache
@@ -109,24 +109,64 @@ def _statements_on_state(run: Any) -> int:
     return len(seen)
 
 
-def test_a_prefetched_state_spares_the_read_under_the_lock(ticket, restores):
-    """A timer pass reads its group's states in one query; each change still locks its row."""
+def _statements_locking_instances(run: Any) -> int:
+    """How many statements that lock ``process_instance`` rows ``run()`` issued (SQLite
+    drops FOR UPDATE from the SQL: there, the SELECTs of the instance row are counted)."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        flat = " ".join(statement.split())
+        if "FROM process_instance JOIN deployment" in flat:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_a_claimed_group_spares_the_lock_and_the_state_read(ticket, restores):
+    """A timer pass locks and reads its group's rows and states in one query; the change of
+    each instance then neither locks nor reads its row again."""
     instance, user = ticket
     workflow_cache.clear()
-    with prefetch_states([instance.id]):
-        reads = _statements_on_state(
-            lambda: _complete(instance, user, {"category": "plumbing", "urgent": False}))
-    assert reads == 0 and restores == [1]
+    with claim_group([instance.id]):
+        locks = _statements_locking_instances(lambda: _statements_on_state(
+            lambda: _complete(instance, user, {"category": "plumbing", "urgent": False})))
+    assert locks == 0 and restores == [1]
     assert _open(instance).element_id == "Repair"
+    # Without the claim the change locks the row itself.
+    workflow_cache.clear()
+    assert _statements_locking_instances(
+        lambda: _complete(instance, user, {"fixed": True, "hours": 1.5})) == 1
 
 
-def test_a_prefetched_state_the_row_no_longer_holds_is_not_used(ticket, restores):
-    """Prefetched, then changed (new token): the next change reads the row, not the old
-    state — otherwise it would act on the workflow as it was before the first change."""
+def test_a_claimed_row_serves_one_change_only(ticket, restores):
+    """Claimed, then changed (new token, new version): the next change in the same group
+    locks and reads the row again — otherwise it would act on the workflow as it was."""
     instance, user = ticket
-    with prefetch_states([instance.id]):
+    with claim_group([instance.id]):
         _complete(instance, user, {"category": "plumbing", "urgent": False})
         workflow_cache.clear()
         _complete(instance, user, {"fixed": True, "hours": 1.5})
     assert _open(instance).element_id == "Review"
     assert restores == [1]
+
+
+def test_a_claimed_state_the_row_no_longer_holds_is_not_used(ticket, restores):
+    """The row was saved again between the claim and the change (its token changed): the
+    change reads the state the row holds now."""
+    instance, user = ticket
+    workflow_cache.clear()
+    with claim_group([instance.id]):
+        state = db.session.scalar(select(ProcessInstance.state)
+                                  .where(ProcessInstance.id == instance.id))
+        db.session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id)
+                           .values(state=state, state_token="saved-in-between"))
+        db.session.refresh(instance)
+        reads = _statements_on_state(
+            lambda: _complete(instance, user, {"category": "plumbing", "urgent": False}))
+    assert reads == 1 and restores == [1]
+    assert _open(instance).element_id == "Repair"
