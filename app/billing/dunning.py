@@ -263,7 +263,14 @@ _REMINDER_CASE = (
     .join(Unit, Unit.id == DunningCase.unit_id).join(Building, Building.id == Unit.building_id)
     .where(DunningCase.instance_id == bindparam("instance_id")))
 _CASE_TABLE = DunningCase.__table__
-_REMIND = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("case_id"))
+_REMIND_WHERE = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("case_id"))
+#: Whether anything is overdue: the reminder counts (and is dated) or is only logged. The values
+#: are bound parameters, so each statement compiles once, not once per reminder.
+_REMIND = {
+    True: _REMIND_WHERE.values(log=bindparam("log"), reminders=bindparam("reminders"),
+                               last_reminder_at=bindparam("last_reminder_at")),
+    False: _REMIND_WHERE.values(log=bindparam("log")),
+}
 
 
 def _remind(instance_id: int) -> dict[str, Any]:
@@ -278,10 +285,11 @@ def _remind(instance_id: int) -> dict[str, Any]:
     case_id, unit_id, reminders, log, building, number = row
     now = clock.now()
     result = reminder_arrears(unit_id, local_today(now), f"{building}-{number}")
+    counted = bool(result["count"])
     values: dict[str, Any] = {"log": [*(log or []), _entry("reminder")]}
-    if result["count"]:
+    if counted:
         values.update(reminders=reminders + 1, last_reminder_at=now)
-    connection.execute(_REMIND.values(values), {"case_id": case_id})
+    connection.execute(_REMIND[counted], {"case_id": case_id, **values})
     loaded = db.session.identity_map.get(identity_key(DunningCase, case_id))
     if loaded is not None:  # a case this transaction holds reads the new values
         db.session.expire(loaded, list(values))
