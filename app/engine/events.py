@@ -59,11 +59,12 @@ def _evaluate_properties(
     """{property name: value} for the properties whose expression evaluates in context."""
     environment = workflow.script_engine.environment
     values: dict[str, Any] = {}
+    # evaluate() reads the context without changing it: no copy needed for a dict.
+    scope = context if isinstance(context, dict) else (
+        dict(context) if isinstance(context, Mapping) else {})
     for prop in properties:
         try:
-            values[prop.name] = environment.evaluate(
-                prop.retrieval_expression, dict(context) if isinstance(context, Mapping) else {}
-            )
+            values[prop.name] = environment.evaluate(prop.retrieval_expression, scope)
         except Exception:  # noqa: S112 - a missing variable means "not correlated on this"
             continue
     return values

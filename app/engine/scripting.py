@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import keyword
 import operator
 import re
 import sys
@@ -262,6 +263,13 @@ class _Instrument(ast.NodeTransformer):
         # the check returns the operand unchanged; the in-place operator itself still runs
         node.value = _call(f"_ef_{name}_check", [current, node.value], node)
         return node
+
+
+@lru_cache(maxsize=4096)
+def _is_plain_name(expression: str) -> bool:
+    """A variable name and nothing else (no keyword, no guard name)."""
+    return (expression.isidentifier() and not keyword.iskeyword(expression)
+            and not expression.startswith("_"))
 
 
 @lru_cache(maxsize=4096)
@@ -506,6 +514,11 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         context: dict[str, Any],
         external_context: dict[str, Any] | None = None,
     ) -> Any:
+        if _is_plain_name(expression) and expression in context \
+                and expression not in self._protected:
+            # A bare variable name (a correlation, a service parameter, a gateway flag): its
+            # value, as evaluating it would give, without building a namespace for it.
+            return context[expression]
         code = compile_restricted(expression, "eval")
         return self._run(code, self._namespace(context, external_context or {}))
 

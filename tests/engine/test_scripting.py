@@ -237,6 +237,23 @@ def test_task_data_may_share_a_helper_name() -> None:
     assert data == {"date": "2024-05-01", "parsed": date(2024, 5, 1), "now": 5}
 
 
+def test_a_bare_name_evaluates_to_the_data_value() -> None:
+    """A bare variable name (correlations, service parameters, gateway flags) gives the data's
+    own value, as evaluating it always did; keywords, guard names and names missing from the
+    data still go through the restricted evaluation."""
+    engine = create_script_engine()
+    bills = [{"number": "ZD-1"}]
+    data = {"bills": bills, "now": "shadowed helper", "True": "not a keyword"}
+    assert engine.environment.evaluate("bills", data) is bills
+    assert engine.environment.evaluate("now", data) == "shadowed helper"
+    assert engine.environment.evaluate("True", data) is True
+    assert callable(engine.environment.evaluate("now", {}))  # the helper itself
+    with pytest.raises(NameError):
+        engine.environment.evaluate("missing", data)
+    with pytest.raises(ScriptForbidden):
+        engine.environment.evaluate("_ef_tick", {"_ef_tick": 1})
+
+
 def test_ordinary_python_still_works() -> None:
     data = run(
         "s = set([1, 2])\ns.add(3)\nt = tuple(reversed([1, 2]))\nm = max([3, 1, 2])\n"
