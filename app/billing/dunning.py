@@ -1,6 +1,8 @@
 """Glue between bills and the ``dunning`` process (processes/dunning.bpmn).
 
-* :func:`open_cases` starts one instance per unit with overdue bills and no open case.
+* :func:`open_cases` starts one instance per unit with overdue bills and no open case. The
+  owner to notify is in its data as ``owner_to = ["customer:<id>"]``, a reference resolved
+  when a message is sent (:mod:`app.records.recipients`), never a phone number.
 * The flow's timers come from the script helper ``dunning_next``: reminders at 09:00 (Shanghai)
   on the oldest unpaid bill's due date + 30, + 45, + 60 … days, and the freeze confirmation
   at due date + 90 days.
@@ -32,7 +34,7 @@ from app.errors import NotFound
 from app.extensions import db
 from app.projects.models import Building, Unit
 from app.records.models import Customer, Occupancy
-from app.records.protect import plain
+from app.records.recipients import customer_ref
 
 from .arrears import overdue_bills, reminder_arrears
 from .models import Bill, DunningCase
@@ -112,17 +114,15 @@ def _owner(unit_id: int) -> Customer | None:
 
 
 def _recipients(owner: Customer | None) -> list[str]:
-    if owner is None:
-        return []
-    if owner.user_id is not None:
-        return [f"user:{owner.user_id}"]
-    phone = plain(owner, "phone")
-    return [f"phone:{phone}"] if phone else []
+    # A reference, resolved when a message is sent (app.records.recipients): the instance's
+    # state and history never hold the owner's phone number.
+    return [customer_ref(owner.id)] if owner is not None else []
 
 
 def owner_recipients(unit_id: int) -> list[str]:
-    """``notify`` recipients for the owner: their portal account (in-app + SMS to the phone
-    on the account), else their phone number on record; [] if neither is known."""
+    """``notify`` recipients for the owner: ``["customer:<id>"]`` ([] without an owner). At
+    send time that is their portal account (in-app + SMS to the phone on the account), else
+    their phone number on record, else nobody."""
     return _recipients(_owner(unit_id))
 
 

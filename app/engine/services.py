@@ -9,6 +9,11 @@ Handlers never act on the outside world: they write outbox rows (``app.outbox``)
 notifications in the caller's transaction, keyed by :attr:`ServiceContext.idempotency_key`
 (``instance:<id>:task:<spiff task id>``), so a step that is retried, or rolled back and run
 again, never duplicates a side effect. The dispatcher delivers after the commit.
+
+``notify``'s recipients are references ("role:<code>", "requester", "user:<id>",
+"phone:<number>"); a domain adds its own kinds with :func:`register_recipient_kind` (records:
+"customer:<id>"), resolved when the message is sent, so the workflow data carries a reference
+and never the personal data behind it.
 """
 
 from __future__ import annotations
@@ -231,8 +236,52 @@ def deployment_templates(deployment_id: int) -> TemplateStore | None:
     return _stores[key]
 
 
+#: A domain's recipient kind: ``resolver(value, context)`` turns the part after "<kind>:" into
+#: recipients (none is fine: nobody to reach) or raises :class:`ServiceTaskError` (an incident).
+RecipientResolver = Callable[[str, ServiceContext], list[Recipient]]
+
+
+@dataclass(frozen=True)
+class RecipientKind:
+    name: str
+    resolver: RecipientResolver
+    usage: str  # how the error message shows it, e.g. "customer:<id>"
+
+
+_BUILT_IN_RECIPIENTS = ("role:<code>", "requester", "user:<id>", "phone:<number>")
+_BUILT_IN_KINDS = frozenset({"role", "requester", "user", "phone"})
+_recipient_kinds: dict[str, RecipientKind] = {}
+
+
+def register_recipient_kind(kind: str, resolver: RecipientResolver, *,
+                            usage: str | None = None) -> RecipientKind:
+    """Let ``notify``'s ``to`` name "<kind>:<value>" (replaces an earlier registration of the
+    kind). The resolver runs when the task sends, in its transaction; the built-in kinds
+    (role, requester, user, phone) cannot be replaced."""
+    if kind in _BUILT_IN_KINDS:
+        raise ValueError(f"recipient kind {kind!r} is built in")
+    if not kind.isidentifier():
+        raise ValueError(f"recipient kind {kind!r}: letters, digits and _ only")
+    registered = RecipientKind(kind, resolver, usage or f"{kind}:<value>")
+    with _registry_lock:
+        _recipient_kinds[kind] = registered
+    return registered
+
+
+def unregister_recipient_kind(kind: str) -> None:
+    """Forget a recipient kind (tests)."""
+    with _registry_lock:
+        _recipient_kinds.pop(kind, None)
+
+
+def _recipient_usage() -> str:
+    usages = [*_BUILT_IN_RECIPIENTS, *(k.usage for _, k in sorted(_recipient_kinds.items()))]
+    return f"{', '.join(usages[:-1])} or {usages[-1]}"
+
+
 def recipients_of(context: ServiceContext, to: list[Any] | str) -> list[Recipient]:
-    """``notify``'s ``to``: "role:<code>", "requester", "user:<id>", "phone:<raw>"."""
+    """``notify``'s ``to``: "role:<code>", "requester", "user:<id>", "phone:<raw>", or a kind
+    a domain registered ("customer:<id>", see :func:`register_recipient_kind`)."""
     items = [to] if isinstance(to, str) else list(to)
     result: list[Recipient] = []
     for item in items:
@@ -250,9 +299,10 @@ def recipients_of(context: ServiceContext, to: list[Any] | str) -> list[Recipien
             result.append(Recipient.user(int(value)))
         elif kind == "phone" and value:
             result.append(Recipient.to_phone(value))
+        elif value and (registered := _recipient_kinds.get(kind)) is not None:
+            result.extend(registered.resolver(value, context))
         else:
-            raise ServiceTaskError(
-                f"recipient {item!r}: use role:<code>, requester, user:<id> or phone:<number>")
+            raise ServiceTaskError(f"recipient {item!r}: use {_recipient_usage()}")
     return result
 
 

@@ -9,8 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.billing import door_access
-from app.billing import dunning
+from app.billing import door_access, dunning
 from app.billing.dunning import dunning_next
 from app.billing.models import DoorAccessCommand
 from app.engine import runtime
