@@ -63,7 +63,25 @@ def settings_for(project_id: int | None) -> NotificationSettings | None:
                              .execution_options(all_projects=True))
 
 
+#: session.info key: (the transaction, {project id: QuietHours}) — a notification pass asks
+#: for the same project's quiet hours for every SMS it queues.
+_CACHE = "estateflow.quiet_hours"
+
+
 def quiet_hours(project_id: int | None) -> QuietHours:
+    """The project's quiet hours (read once per transaction)."""
+    transaction = db.session().get_transaction()
+    cached: tuple[object, dict[int | None, QuietHours]] | None = db.session.info.get(_CACHE)
+    if cached is None or cached[0] is not transaction:
+        cached = (transaction, {})
+        db.session.info[_CACHE] = cached
+    hours = cached[1].get(project_id)
+    if hours is None:
+        hours = cached[1][project_id] = _read_quiet_hours(project_id)
+    return hours
+
+
+def _read_quiet_hours(project_id: int | None) -> QuietHours:
     row = settings_for(project_id)
     if row is None:
         return QuietHours(True, parse_hhmm(DEFAULT_QUIET_START, "quiet_start"),
@@ -75,6 +93,7 @@ def quiet_hours(project_id: int | None) -> QuietHours:
 def set_quiet_hours(project_id: int, *, enabled: bool, start: str, end: str,
                     timezone: str = DEFAULT_TIMEZONE) -> NotificationSettings:
     """Set a project's quiet hours (local ``HH:MM``; start after end spans midnight)."""
+    db.session.info.pop(_CACHE, None)
     parse_hhmm(start, "quiet_start")
     parse_hhmm(end, "quiet_end")
     try:

@@ -32,7 +32,7 @@ from app.notifications.templates import (
 )
 from app.outbox.dispatcher import wake_dispatcher
 from app.outbox.models import HELD, QUEUED, SENT, OutboxMessage
-from app.outbox.operations import enqueue, find_by_key
+from app.outbox.operations import find_by_keys, new_message, normalise_key
 from app.uow import after_commit
 
 _cache_lock = threading.Lock()
@@ -132,16 +132,19 @@ def notify(
         raise NotificationError(str(exc)) from exc
     planned = _plan(store, event, targets, wanted, data)
     link = link if link is not None else (str(data["link"]) if data.get("link") else None)
+    keys = [f"{idempotency_key}:{item.channel}:{item.target.ref}" for item in planned]
+    existing = find_by_keys(keys)  # one look-up for every message of the call
     messages: list[OutboxMessage] = []
     queued = False
-    for item in planned:
-        key = f"{idempotency_key}:{item.channel}:{item.target.ref}"
-        existing = find_by_key(key)
-        if existing is not None:
-            messages.append(existing)
+    for item, key in zip(planned, keys, strict=True):
+        found = existing.get(normalise_key(key))
+        if found is not None:
+            messages.append(found)
             continue
         messages.append(_write(event, project_id, item, key, urgent, link))
         queued = queued or item.channel != "inapp"
+    if len(messages) > len(existing):
+        db.session.flush()  # once, for every row added
     if queued:
         after_commit(wake_dispatcher)
     return messages
@@ -151,7 +154,7 @@ def _write(event: str, project_id: int | None, item: _Planned, key: str, urgent:
            link: str | None) -> OutboxMessage:
     rendered = item.rendered
     common: dict[str, Any] = {
-        "idempotency_key": key, "event": event, "project_id": project_id,
+        "event": event, "project_id": project_id,
         "user_id": item.target.user_id, "recipient": item.address, "urgent": urgent,
         "body": rendered.body, "subject": rendered.subject,
         "payload": {"to": item.address, "language": rendered.language,
@@ -168,8 +171,9 @@ def _write(event: str, project_id: int | None, item: _Planned, key: str, urgent:
         after_commit(live.publisher(item.target.user_id, {
             "id": note.id, "title": note.title, "body": note.body, "link": link,
             "urgent": urgent}))
-        return enqueue("inapp", status=SENT, **common)
+        return new_message("inapp", key, status=SENT, **common)
     hold = None
     if item.channel == "sms" and not urgent:
         hold = quiet_hours(project_id).until(clock.now())
-    return enqueue(item.channel, status=HELD if hold else QUEUED, not_before=hold, **common)
+    return new_message(item.channel, key, status=HELD if hold else QUEUED, not_before=hold,
+                       **common)

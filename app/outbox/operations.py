@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.audit.recorder import record_audit
 from app.clock import clock
@@ -25,10 +25,22 @@ def normalise_key(key: str) -> str:
     return f"{key[:MAX_KEY_LENGTH - 65]}#{digest}"
 
 
+_BY_KEY = select(OutboxMessage).where(OutboxMessage.idempotency_key == bindparam("key"))
+_BY_KEYS = select(OutboxMessage).where(
+    OutboxMessage.idempotency_key.in_(bindparam("keys", expanding=True)))
+
+
 def find_by_key(key: str) -> OutboxMessage | None:
-    return db.session.scalar(
-        select(OutboxMessage).where(OutboxMessage.idempotency_key == normalise_key(key))
-    )
+    return db.session.scalar(_BY_KEY, {"key": normalise_key(key)})
+
+
+def find_by_keys(keys: list[str]) -> dict[str, OutboxMessage]:
+    """{normalised key: the row holding it} for those of ``keys`` already in the outbox (one
+    query for all of them)."""
+    if not keys:
+        return {}
+    return {row.idempotency_key: row for row in db.session.scalars(
+        _BY_KEYS, {"keys": [normalise_key(k) for k in keys]})}
 
 
 def enqueue(
@@ -56,15 +68,41 @@ def enqueue(
     existing = find_by_key(key)
     if existing is not None:
         return existing
+    message = new_message(kind, key, payload=payload, recipient=recipient, body=body,
+                          subject=subject, event=event, project_id=project_id,
+                          user_id=user_id, urgent=urgent, status=status,
+                          not_before=not_before)
+    db.session.flush()
+    return message
+
+
+def new_message(
+    kind: str,
+    key: str,
+    *,
+    payload: dict[str, Any] | None = None,
+    recipient: str | None = None,
+    body: str | None = None,
+    subject: str | None = None,
+    event: str | None = None,
+    project_id: int | None = None,
+    user_id: int | None = None,
+    urgent: bool = False,
+    status: str = QUEUED,
+    not_before: datetime | None = None,
+) -> OutboxMessage:
+    """:func:`enqueue` for a caller that looked the key up itself (:func:`find_by_keys`): adds
+    the row to the session without a look-up or a flush (the caller flushes, once for all
+    the rows it adds)."""
     now = clock.now()
     message = OutboxMessage(
-        kind=kind, idempotency_key=key, payload=payload or {}, recipient=recipient, body=body,
-        subject=subject, event=event, project_id=project_id, user_id=user_id, urgent=urgent,
-        status=status, attempts=0, next_attempt_at=not_before or now, created_at=now,
+        kind=kind, idempotency_key=normalise_key(key), payload=payload or {},
+        recipient=recipient, body=body, subject=subject, event=event, project_id=project_id,
+        user_id=user_id, urgent=urgent, status=status, attempts=0,
+        next_attempt_at=not_before or now, created_at=now,
         sent_at=now if status == SENT else None,
     )
     db.session.add(message)
-    db.session.flush()
     return message
 
 

@@ -87,6 +87,13 @@ def plain(customer: Customer, field: str) -> str | None:
     return v.national_phone(text) if field in {"phone", "emergency_phone"} else text
 
 
+def phone_e164(phone_enc: str | None) -> str | None:
+    """A customer's phone from its ciphertext, in E.164 as stored (for sending, not showing)."""
+    if phone_enc is None:
+        return None
+    return keyring().decrypt(phone_enc, column_label(Customer, "phone"))
+
+
 def family_phone(member: FamilyMember) -> str | None:
     if member.phone_enc is None:
         return None

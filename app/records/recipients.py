@@ -16,26 +16,26 @@ it; the app imports that).
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import load_only
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select
 
 from app.engine.services import ServiceContext, ServiceTaskError, register_recipient_kind
 from app.extensions import db
 from app.notifications.recipients import Recipient
 from app.records.models import Customer
-from app.records.protect import plain
+from app.records.protect import phone_e164
 
 KIND = "customer"
 #: Merge chains (A merged into B, B later into C) followed this far at most.
 MAX_MERGE_HOPS = 5
 
 #: Built once (a reminder pass resolves one customer per reminder): only what resolving reads,
-#: by a bound id. Unscoped: the project is checked against the instance's below, so a customer
-#: of another project is reported as such whoever runs the step.
+#: as a plain row, by a bound id. Unscoped: the project is checked against the instance's
+#: below, so a customer of another project is reported as such whoever runs the step.
 _CUSTOMER = (
-    select(Customer)
-    .options(load_only(Customer.project_id, Customer.status, Customer.user_id,
-                       Customer.phone_enc, Customer.merged_into_id))
+    select(Customer.project_id, Customer.status, Customer.user_id, Customer.phone_enc,
+           Customer.merged_into_id)
     .where(Customer.id == bindparam("customer_id"))
     .execution_options(all_projects=True))
 
@@ -45,8 +45,8 @@ def customer_ref(customer_id: int) -> str:
     return f"{KIND}:{customer_id}"
 
 
-def _load(customer_id: int, ref: str, project_id: int) -> Customer:
-    customer: Customer | None = db.session.scalar(_CUSTOMER, {"customer_id": customer_id})
+def _load(customer_id: int, ref: str, project_id: int) -> Row[Any]:
+    customer = db.session.execute(_CUSTOMER, {"customer_id": customer_id}).first()
     if customer is None:
         raise ServiceTaskError(f"recipient {ref!r}: no customer with id {customer_id}")
     if customer.project_id != project_id:
@@ -73,7 +73,7 @@ def customer_recipients(value: str, context: ServiceContext) -> list[Recipient]:
         return []
     if customer.user_id is not None:
         return [Recipient.user(customer.user_id)]
-    phone = plain(customer, "phone")
+    phone = phone_e164(customer.phone_enc)
     return [Recipient.to_phone(phone)] if phone else []
 
 

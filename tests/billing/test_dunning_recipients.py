@@ -132,7 +132,8 @@ def test_customer_recipients_refuse_what_they_cannot_resolve(world: BillingWorld
                                                              create_project: Any):
     customer = world.customers[1]
     context = _context(world)
-    assert customer_recipients(str(customer.id), context)[0].phone == plain(customer, "phone")
+    recipient = customer_recipients(str(customer.id), context)[0]
+    assert recipient.phone == f"+86{plain(customer, 'phone')}"  # E.164, as stored
     with pytest.raises(services.ServiceTaskError, match="belongs to project"):
         services.recipients_of(_context(world, create_project(units=0).id),
                                [f"customer:{customer.id}"])
