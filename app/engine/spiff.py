@@ -33,6 +33,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -42,6 +43,12 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from app.clock import clock
+from app.engine.codec import (
+    FastBpmnWorkflowConverter,
+    FastSubWorkflowConverter,
+    FastTaskConverter,
+    FastWorkflowSerializer,
+)
 from app.engine.parsing import ExternalServiceTask
 from app.engine.scripting import create_script_engine
 from app.engine.timers import (
@@ -126,21 +133,37 @@ class SpecRefConverter(BpmnConverter):  # type: ignore[misc]
         return spec
 
 
+def _spec_refs(workflow: BpmnWorkflow) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The ``spec`` and ``subprocess_specs`` entries of a state: references by name."""
+    return ({"typename": SPEC_REF, "name": workflow.spec.name},
+            {name: {"typename": SPEC_REF, "name": name} for name in workflow.subprocess_specs})
+
+
 class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
-    """Writes references to the workflow's specs instead of the specs themselves."""
+    """Writes references to the workflow's specs instead of the specs themselves (with the
+    library's task conversion: ``create_serializer(fast=False)``, the reference)."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
-        dct["spec"] = {"typename": SPEC_REF, "name": workflow.spec.name}
-        dct["subprocess_specs"] = {name: {"typename": SPEC_REF, "name": name}
-                                   for name in workflow.subprocess_specs}
+        dct["spec"], dct["subprocess_specs"] = _spec_refs(workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
 
-def create_serializer() -> BpmnWorkflowSerializer:
-    """A BpmnWorkflowSerializer knowing EstateFlow's specs, pinned to SERIALIZER_VERSION."""
+class FastSpecRefWorkflowConverter(FastBpmnWorkflowConverter):  # type: ignore[misc]
+    """SpecRefWorkflowConverter's format, with the faster task conversion of app.engine.codec."""
+
+    def specs_to_dict(self, workflow: BpmnWorkflow) -> tuple[Any, Any]:
+        return _spec_refs(workflow)
+
+
+def create_serializer(*, fast: bool = True) -> BpmnWorkflowSerializer:
+    """A BpmnWorkflowSerializer knowing EstateFlow's specs, pinned to SERIALIZER_VERSION.
+
+    ``fast`` (the default) converts tasks and encodes JSON with :mod:`app.engine.codec`; the
+    format is the same as with the library's converters (``fast=False``, kept as the
+    reference the codec tests compare with)."""
     registry = BpmnWorkflowSerializer.configure(_config())
     for cls, typename in (
         (ClockTimeDateEventDefinition, "TimeDateEventDefinition"),
@@ -149,25 +172,34 @@ def create_serializer() -> BpmnWorkflowSerializer:
     ):
         TimerConditionalEventDefinitionConverter(cls, registry, typename=typename)
     ServiceTaskConverter(ExternalServiceTask, registry, typename="ServiceTask")
-    SpecRefWorkflowConverter(BpmnWorkflow, registry)
     SpecRefConverter(SpecRef, registry, typename=SPEC_REF)
-    return BpmnWorkflowSerializer(registry, version=SERIALIZER_VERSION)
+    if not fast:
+        SpecRefWorkflowConverter(BpmnWorkflow, registry)
+        return BpmnWorkflowSerializer(registry, version=SERIALIZER_VERSION)
+    task_converter = FastTaskConverter(Task, registry)
+    FastSubWorkflowConverter(BpmnSubWorkflow, registry, task_converter)
+    FastSpecRefWorkflowConverter(BpmnWorkflow, registry, task_converter)
+    return FastWorkflowSerializer(registry, version=SERIALIZER_VERSION)
 
 
 SERIALIZER = create_serializer()
 
 
-def serialize(workflow: BpmnWorkflow) -> str:
-    """The workflow (specs, tasks, data) as JSON text tagged with SERIALIZER_VERSION."""
-    return str(SERIALIZER.serialize_json(workflow))
+def serialize(workflow: BpmnWorkflow, *,
+              serializer: BpmnWorkflowSerializer | None = None) -> str:
+    """The workflow (spec references, tasks, data) as JSON text tagged with
+    SERIALIZER_VERSION (``serializer``: another one than SERIALIZER, e.g. the reference)."""
+    return str((serializer or SERIALIZER).serialize_json(workflow))
 
 
 def deserialize(
-    text: str | bytes, script_engine: Any | None = None, *, specs: Specs | None = None
+    text: str | bytes, script_engine: Any | None = None, *, specs: Specs | None = None,
+    serializer: BpmnWorkflowSerializer | None = None,
 ) -> BpmnWorkflow:
     """Restore a workflow written by :func:`serialize` with the process ``specs`` it names
     (the deployment's: :func:`specs_of` for a live workflow), attaching the restricted script
-    engine. States of estateflow-1 carry their specs and need none.
+    engine. States of estateflow-1 carry their specs and need none. ``serializer``: another
+    one than SERIALIZER (e.g. ``create_serializer(fast=False)``, the reference).
 
     Spiff's own deserialize_json would run its 1.x migrations on a foreign version and fall
     back to an unrestricted script engine; both are refused here.
@@ -180,7 +212,7 @@ def deserialize(
         )
     token = _restoring_specs.set(specs)
     try:
-        workflow = SERIALIZER.from_dict(dct)
+        workflow = (serializer or SERIALIZER).from_dict(dct)
     finally:
         _restoring_specs.reset(token)
     workflow.script_engine = script_engine or create_script_engine()
