@@ -10,6 +10,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from app.extensions import db
+
 _installed = False
 
 
@@ -64,9 +66,33 @@ def _on_begin(connection: Connection) -> None:
         begin_immediate(raw)
 
 
+def _plain_savepoints(dialect: Any) -> None:
+    """Savepoints as plain SQL text. SQLAlchemy compiles every SAVEPOINT / RELEASE / ROLLBACK
+    TO statement anew (each has a new name, so none is cached): ~0.1 ms per savepoint, three
+    per dunning reminder (the timer pass's per-instance savepoint and one per service task).
+    The names are SQLAlchemy's own (``sa_savepoint_<n>``), quoted as its compiler would."""
+    quote = dialect.identifier_preparer.quote
+
+    def do_savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"SAVEPOINT {quote(name)}")
+
+    def do_release_savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {quote(name)}")
+
+    def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
+
+    dialect.do_savepoint = do_savepoint
+    dialect.do_release_savepoint = do_release_savepoint
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint
+
+
 def init_app(app: Flask) -> None:
     global _installed
     if not _installed:
         event.listen(Engine, "connect", _on_connect)
         event.listen(Engine, "begin", _on_begin)
         _installed = True
+    with app.app_context():
+        for engine in db.engines.values():
+            _plain_savepoints(engine.dialect)

@@ -61,3 +61,37 @@ def test_a_lock_held_too_long_is_reported(database):
     first.rollback()
     begin_immediate(second)  # free again
     second.rollback()
+
+
+def test_savepoints_roll_back_alone_and_release(db_session, create_project):
+    """Savepoints (issued as plain SQL text by app.dbsetup): one rolled back takes its own
+    writes only, a released one keeps them."""
+    from sqlalchemy import event, select
+
+    from app.extensions import db
+    from app.projects.models import Project
+
+    statements: list[str] = []
+    engine = db.session.get_bind()
+    engine = getattr(engine, "engine", engine)
+
+    def seen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        kept = create_project("KEEP")
+        inner = db.session.begin_nested()
+        create_project("GONE")
+        inner.rollback()
+        released = db.session.begin_nested()
+        create_project("ALSO")
+        released.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    codes = set(db.session.scalars(select(Project.code)))
+    assert {"KEEP", "ALSO"} <= codes and "GONE" not in codes
+    assert kept.code == "KEEP"
+    assert any(s.startswith("SAVEPOINT sa_savepoint_") for s in statements)
+    assert any(s.startswith("ROLLBACK TO SAVEPOINT sa_savepoint_") for s in statements)
+    assert any(s.startswith("RELEASE SAVEPOINT sa_savepoint_") for s in statements)
