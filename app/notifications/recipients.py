@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import phonenumbers
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.orm import lazyload
 
 from app.accounts.models import ProjectGrant, User, UserRole
 from app.accounts.roles import ALL_PROJECT_ROLES, is_known_role
@@ -114,14 +115,27 @@ def _users_with_role(role: str, project_id: int | None) -> list[User]:
     return list(db.session.scalars(stmt).unique())
 
 
+#: Users named as recipients, in one query: only their own columns (a message needs no roles
+#: or grants, which a User otherwise loads with two more queries).
+_USERS = (select(User).where(User.id.in_(bindparam("ids", expanding=True)))
+          .options(lazyload(User.role_rows), lazyload(User.grants)))
+
+
+def _users_by_id(ids: list[int]) -> dict[int, User]:
+    if not ids:
+        return {}
+    return {user.id: user for user in db.session.scalars(_USERS, {"ids": sorted(set(ids))})}
+
+
 def resolve(recipients: Iterable[RecipientLike], project_id: int | None) -> list[Target]:
     """Targets in the given order, each person or number once; inactive users are left out."""
+    wanted = [_as_recipient(item) for item in recipients]
+    by_id = _users_by_id([r.user_id for r in wanted if r.user_id is not None])
     users: list[User] = []
     phones: list[tuple[str, str | None]] = []
-    for item in recipients:
-        recipient = _as_recipient(item)
+    for recipient in wanted:
         if recipient.user_id is not None:
-            user = db.session.get(User, recipient.user_id)
+            user = by_id.get(recipient.user_id)
             if user is None:
                 raise RecipientError(f"no user with id {recipient.user_id}")
             if user.active:

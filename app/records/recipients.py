@@ -46,7 +46,8 @@ def customer_ref(customer_id: int) -> str:
 
 
 def _load(customer_id: int, ref: str, project_id: int) -> Row[Any]:
-    customer = db.session.execute(_CUSTOMER, {"customer_id": customer_id}).first()
+    # On the transaction's connection: a plain row, past the ORM's per-statement work.
+    customer = db.session.connection().execute(_CUSTOMER, {"customer_id": customer_id}).first()
     if customer is None:
         raise ServiceTaskError(f"recipient {ref!r}: no customer with id {customer_id}")
     if customer.project_id != project_id:
