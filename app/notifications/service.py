@@ -32,7 +32,7 @@ from app.notifications.templates import (
 )
 from app.outbox.dispatcher import wake_dispatcher
 from app.outbox.models import HELD, QUEUED, SENT, OutboxMessage
-from app.outbox.operations import find_by_keys, new_message, normalise_key
+from app.outbox.operations import find_by_keys, insert_messages, new_message, normalise_key
 from app.uow import after_commit
 
 _cache_lock = threading.Lock()
@@ -135,16 +135,18 @@ def notify(
     keys = [f"{idempotency_key}:{item.channel}:{item.target.ref}" for item in planned]
     existing = find_by_keys(keys)  # one look-up for every message of the call
     messages: list[OutboxMessage] = []
+    new: list[OutboxMessage] = []
     queued = False
     for item, key in zip(planned, keys, strict=True):
         found = existing.get(normalise_key(key))
         if found is not None:
             messages.append(found)
             continue
-        messages.append(_write(event, project_id, item, key, urgent, link))
+        message = _write(event, project_id, item, key, urgent, link)
+        messages.append(message)
+        new.append(message)
         queued = queued or item.channel != "inapp"
-    if len(messages) > len(existing):
-        db.session.flush()  # once, for every row added
+    insert_messages(new)  # one INSERT for every new row
     if queued:
         after_commit(wake_dispatcher)
     return messages

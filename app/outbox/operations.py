@@ -6,7 +6,8 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.audit.recorder import record_audit
 from app.clock import clock
@@ -34,13 +35,43 @@ def find_by_key(key: str) -> OutboxMessage | None:
     return db.session.scalar(_BY_KEY, {"key": normalise_key(key)})
 
 
+_KEYS_TAKEN = select(OutboxMessage.idempotency_key).where(
+    OutboxMessage.idempotency_key.in_(bindparam("keys", expanding=True)))
+
+
 def find_by_keys(keys: list[str]) -> dict[str, OutboxMessage]:
-    """{normalised key: the row holding it} for those of ``keys`` already in the outbox (one
-    query for all of them)."""
+    """{normalised key: the row holding it} for those of ``keys`` already in the outbox.
+
+    Usually none is: one look-up of the keys alone on the transaction's connection (rows of
+    this transaction included: they are inserted at once, see :func:`insert_messages`), and
+    the rows themselves only for keys found."""
     if not keys:
         return {}
-    return {row.idempotency_key: row for row in db.session.scalars(
-        _BY_KEYS, {"keys": [normalise_key(k) for k in keys]})}
+    wanted = [normalise_key(k) for k in keys]
+    taken = list(db.session.connection().execute(_KEYS_TAKEN, {"keys": wanted}).scalars())
+    if not taken:
+        return {}
+    return {row.idempotency_key: row for row in db.session.scalars(_BY_KEYS, {"keys": taken})}
+
+
+_TABLE = OutboxMessage.__table__
+#: The columns a new row is written with (all of them but the id: nothing is left to load).
+_COLUMNS = [c.key for c in _TABLE.columns if c.key != "id"]
+_INSERT = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+
+
+def insert_messages(messages: list[OutboxMessage]) -> None:
+    """INSERT rows made by :func:`new_message` in one statement and attach them to the
+    session as persistent (ids set), without the ORM's unit of work: a notification pass
+    writes one or two per reminder."""
+    if not messages:
+        return
+    rows = [{key: getattr(m, key) for key in _COLUMNS} for m in messages]
+    ids = db.session.connection().execute(_INSERT, rows).scalars().all()
+    for message, row_id in zip(messages, ids, strict=True):
+        message.id = row_id
+        make_transient_to_detached(message)
+        db.session.add(message)
 
 
 def enqueue(
@@ -72,6 +103,7 @@ def enqueue(
                           subject=subject, event=event, project_id=project_id,
                           user_id=user_id, urgent=urgent, status=status,
                           not_before=not_before)
+    db.session.add(message)
     db.session.flush()
     return message
 
@@ -91,19 +123,18 @@ def new_message(
     status: str = QUEUED,
     not_before: datetime | None = None,
 ) -> OutboxMessage:
-    """:func:`enqueue` for a caller that looked the key up itself (:func:`find_by_keys`): adds
-    the row to the session without a look-up or a flush (the caller flushes, once for all
-    the rows it adds)."""
+    """A new row, not added to the session: for :func:`enqueue`, or for a caller that looked
+    its keys up itself (:func:`find_by_keys`) and writes its rows with
+    :func:`insert_messages`. Every column is set."""
     now = clock.now()
-    message = OutboxMessage(
+    return OutboxMessage(
         kind=kind, idempotency_key=normalise_key(key), payload=payload or {},
         recipient=recipient, body=body, subject=subject, event=event, project_id=project_id,
         user_id=user_id, urgent=urgent, status=status, attempts=0,
         next_attempt_at=not_before or now, created_at=now,
-        sent_at=now if status == SENT else None,
+        sent_at=now if status == SENT else None, claimed_at=None, outcome_unknown=False,
+        last_error=None, provider_id=None, provider_status=None,
     )
-    db.session.add(message)
-    return message
 
 
 def resend(message: OutboxMessage) -> OutboxMessage:

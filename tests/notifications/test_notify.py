@@ -98,6 +98,27 @@ def test_same_key_never_writes_twice(template_dir, create_project):
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 
+def test_new_messages_are_stored_rows_of_the_session(template_dir, create_project,
+                                                    create_user):
+    """notify writes its rows in one INSERT: each returned message is a persistent row with
+    its id, whose columns are what the database holds (nothing left to load)."""
+    project = create_project()
+    user = create_user("technician", projects=[project])
+    set_contact(user.id, "13900139000", None)
+    messages = notify("repair.accepted", project_id=project.id,
+                      recipients=["13800138000", user.id], data=DATA, idempotency_key="t9")
+    assert len({m.id for m in messages}) == len(messages) >= 3
+    for message in messages:
+        assert message in db.session and message.id is not None
+        assert not db.session.is_modified(message)
+        stored = db.session.execute(
+            select(OutboxMessage.__table__).where(OutboxMessage.id == message.id)).one()
+        for column in OutboxMessage.__table__.columns:
+            assert getattr(message, column.key) == getattr(stored, column.key), column.key
+    assert {(m.kind, m.recipient) for m in messages} >= {
+        ("sms", "+8613800138000"), ("sms", "+8613900139000"), ("inapp", f"user:{user.id}")}
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"data": {"ticket_no": "x"}}, "needs technician_name"),
     ({"recipients": ["12345"]}, "not a valid phone number"),
