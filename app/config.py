@@ -91,7 +91,6 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("ESTATEFLOW_TIMEZONE", "Asia/Shanghai"),
@@ -127,6 +126,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             config[name] = kind(raw)
     if overrides:
         config.update(overrides)
+    # A server's connections can go stale (restarts, idle timeouts): test each one as it
+    # leaves the pool. A SQLite file cannot, and the test would cost every transaction a
+    # statement.
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+        "pool_pre_ping": not str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")})
     check_config(config)
     return config
 

@@ -39,3 +39,15 @@ def test_a_bad_gc_threshold_is_refused_naming_the_setting(monkeypatch, raw):
     monkeypatch.setenv("PYTHON_GC_THRESHOLD", raw)
     with pytest.raises(ConfigError, match="PYTHON_GC_THRESHOLD"):
         load_config()
+
+
+def test_server_connections_are_tested_as_they_leave_the_pool_sqlite_files_are_not(
+        monkeypatch):
+    """A database server's pooled connections can go stale (a restart): each is pinged as it
+    is taken; a SQLite file's cannot, so its transactions skip the extra statement."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    assert load_config()["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+    sqlite = load_config({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.sqlite3"})
+    assert sqlite["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": False}
+    chosen = load_config({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 3}})
+    assert chosen["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_size": 3}
