@@ -82,16 +82,19 @@ def part_a(app: Any, project_id: int, user_id: int, count: int, run: int = 0) ->
             with unit_of_work():
                 instance = runtime.start_instance(FLOW, project_id, {}, f"B{run}-{i}")
                 instance_id = instance.id
-            following: list[Any] = []
+            # (task row id, element) of the next task, read inside the transaction that
+            # found it, as the API's answer is (the rows expire when it commits).
+            following: list[tuple[int, str]] = []
             for step in range(3):
                 with unit_of_work():
                     user = accounts.active_user(user_id)
                     assert user is not None
                     if step == 0:
-                        following = open_task_rows(instance_id)
-                    [task] = following
-                    _done, following = runtime.complete_task_and_next(
-                        task.id, TASK_DATA[task.element_id], user)
+                        following = [(t.id, t.element_id) for t in open_task_rows(instance_id)]
+                    [(task_id, element_id)] = following
+                    _done, rows = runtime.complete_task_and_next(
+                        task_id, TASK_DATA[element_id], user)
+                    following = [(t.id, t.element_id) for t in rows]
             assert not following
         elapsed = time.perf_counter() - start
     return count / elapsed
