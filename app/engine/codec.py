@@ -53,7 +53,6 @@ __all__ = [
     "FastSubWorkflowConverter",
     "FastTaskConverter",
     "FastWorkflowSerializer",
-    "clean",
 ]
 
 #: JSON scalars: restored as they are (the registry's _JSON_PRIMITIVE_TYPES).
@@ -66,12 +65,6 @@ _COPY_METHOD = frozenset({dict, list, set})  # copy.copy(x) is x.copy() for thes
 #: (NaN != NaN, even the same object) nor classes with their own __eq__ / __ne__. Containers
 #: qualify whatever they hold: == and != on them compare items the same way.
 _CONSISTENT = frozenset({str, int, bool, type(None), dict, list, tuple, datetime, date})
-
-
-def clean(values: Mapping[Any, Any]) -> dict[Any, Any]:
-    """``DefaultRegistry.clean`` of a dict: callables and modules are left out."""
-    return {k: v for k, v in values.items()
-            if not callable(v) and not isinstance(v, ModuleType)}
 
 
 def _mutable_keys(data: Mapping[Any, Any]) -> list[Any]:
@@ -195,7 +188,7 @@ class FastTaskConverter(TaskConverter):  # type: ignore[misc]
             if not encoder_mode or type(internal) is not dict:
                 internal = convert(internal)
             elif internal:  # the registry's encoder mode cleans the dict, the encoder does
-                internal = clean(internal)  # the rest
+                internal = registry.clean(internal)  # the rest
             out[text] = {
                 "id": text if task_id is key or task_id == key else str(task_id),
                 "parent": parent_text,
