@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import make_transient_to_detached
@@ -74,64 +74,51 @@ def insert_messages(messages: list[OutboxMessage]) -> None:
         db.session.add(message)
 
 
-def enqueue(
-    kind: str,
-    *,
-    idempotency_key: str,
-    payload: dict[str, Any] | None = None,
-    recipient: str | None = None,
-    body: str | None = None,
-    subject: str | None = None,
-    event: str | None = None,
-    project_id: int | None = None,
-    user_id: int | None = None,
-    urgent: bool = False,
-    status: str = QUEUED,
-    not_before: datetime | None = None,
-) -> OutboxMessage:
+class MessageFields(TypedDict, total=False):
+    """What a new outbox row may be given besides its kind and key (:func:`new_message`)."""
+
+    payload: dict[str, Any] | None
+    recipient: str | None
+    body: str | None
+    subject: str | None
+    event: str | None
+    project_id: int | None
+    user_id: int | None
+    urgent: bool
+    #: ``held`` (with ``not_before``), or ``sent`` for effects already done in the transaction
+    #: itself (in-app notifications); default ``queued``.
+    status: str
+    not_before: datetime | None
+
+
+def enqueue(kind: str, *, idempotency_key: str, **fields: Unpack[MessageFields]
+            ) -> OutboxMessage:
     """Add a side effect to the outbox, or return the row already holding ``idempotency_key``.
 
     Flushes, never sends: the dispatcher delivers after the caller's transaction commits.
-    ``status`` may be ``held`` (with ``not_before``) or ``sent`` for effects already done in
-    the transaction itself (in-app notifications).
     """
-    key = normalise_key(idempotency_key)
-    existing = find_by_key(key)
+    existing = find_by_key(idempotency_key)
     if existing is not None:
         return existing
-    message = new_message(kind, key, payload=payload, recipient=recipient, body=body,
-                          subject=subject, event=event, project_id=project_id,
-                          user_id=user_id, urgent=urgent, status=status,
-                          not_before=not_before)
+    message = new_message(kind, idempotency_key, **fields)
     db.session.add(message)
     db.session.flush()
     return message
 
 
-def new_message(
-    kind: str,
-    key: str,
-    *,
-    payload: dict[str, Any] | None = None,
-    recipient: str | None = None,
-    body: str | None = None,
-    subject: str | None = None,
-    event: str | None = None,
-    project_id: int | None = None,
-    user_id: int | None = None,
-    urgent: bool = False,
-    status: str = QUEUED,
-    not_before: datetime | None = None,
-) -> OutboxMessage:
+def new_message(kind: str, key: str, **fields: Unpack[MessageFields]) -> OutboxMessage:
     """A new row, not added to the session: for :func:`enqueue`, or for a caller that looked
     its keys up itself (:func:`find_by_keys`) and writes its rows with
     :func:`insert_messages`. Every column is set."""
     now = clock.now()
+    status = fields.get("status", QUEUED)
     return OutboxMessage(
-        kind=kind, idempotency_key=normalise_key(key), payload=payload or {},
-        recipient=recipient, body=body, subject=subject, event=event, project_id=project_id,
-        user_id=user_id, urgent=urgent, status=status, attempts=0,
-        next_attempt_at=not_before or now, created_at=now,
+        kind=kind, idempotency_key=normalise_key(key), payload=fields.get("payload") or {},
+        recipient=fields.get("recipient"), body=fields.get("body"),
+        subject=fields.get("subject"), event=fields.get("event"),
+        project_id=fields.get("project_id"), user_id=fields.get("user_id"),
+        urgent=fields.get("urgent", False), status=status, attempts=0,
+        next_attempt_at=fields.get("not_before") or now, created_at=now,
         sent_at=now if status == SENT else None, claimed_at=None, outcome_unknown=False,
         last_error=None, provider_id=None, provider_status=None,
     )
