@@ -100,6 +100,25 @@ def part_a(app: Any, project_id: int, user_id: int, count: int, run: int = 0) ->
     return count / elapsed
 
 
+def _bare_specs() -> tuple[Any, Any]:
+    """The ticket flow parsed by the library (the bare loops' specs)."""
+    files = read_bundle(BUNDLE)
+    parser = create_parser({k: v for k, v in files.items() if k.endswith(".bpmn")})
+    return parser.get_spec(FLOW), parser.get_subprocess_specs(FLOW)
+
+
+def _library_serializer() -> BpmnWorkflowSerializer:
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+
+def _bare_step(workflow: BpmnWorkflow) -> None:
+    """Complete the ready user task with its data and run the engine on, library API only."""
+    [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
+    task.data.update(TASK_DATA[task.task_spec.bpmn_id])
+    task.run()
+    workflow.do_engine_steps()
+
+
 def part_b(count: int, *, persist: bool = False) -> float:
     """The same loop on the bare library, through its own API only (its default script
     engine, ``do_engine_steps``, ``Task.run``): parse once, run and complete in memory.
@@ -107,10 +126,8 @@ def part_b(count: int, *, persist: bool = False) -> float:
     ``persist``: as any engine that survives a restart must, the state is serialized after
     every step and deserialized before the next with the library's own serializer (still no
     database)."""
-    files = read_bundle(BUNDLE)
-    parser = create_parser({k: v for k, v in files.items() if k.endswith(".bpmn")})
-    spec, subprocess_specs = parser.get_spec(FLOW), parser.get_subprocess_specs(FLOW)
-    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    spec, subprocess_specs = _bare_specs()
+    serializer = _library_serializer()
     start = time.perf_counter()
     for _ in range(count):
         workflow = BpmnWorkflow(spec, subprocess_specs)
@@ -119,10 +136,7 @@ def part_b(count: int, *, persist: bool = False) -> float:
         for _ in range(3):
             if persist:
                 workflow = serializer.deserialize_json(state)
-            [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
-            task.data.update(TASK_DATA[task.task_spec.bpmn_id])
-            task.run()
-            workflow.do_engine_steps()
+            _bare_step(workflow)
             if persist:
                 state = serializer.serialize_json(workflow)
         assert workflow.is_completed()
@@ -140,12 +154,9 @@ def part_b_durable(count: int, serialize: Any = None) -> float:
     serializer)."""
     import sqlite3
 
-    files = read_bundle(BUNDLE)
-    parser = create_parser({k: v for k, v in files.items() if k.endswith(".bpmn")})
-    spec, subprocess_specs = parser.get_spec(FLOW), parser.get_subprocess_specs(FLOW)
+    spec, subprocess_specs = _bare_specs()
     if serialize is None:
-        serialize = BpmnWorkflowSerializer(
-            BpmnWorkflowSerializer.configure(SPIFF_CONFIG)).serialize_json
+        serialize = _library_serializer().serialize_json
     with tempfile.TemporaryDirectory() as tmp:
         conn = sqlite3.connect(f"{tmp}/floor.sqlite3", isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -160,10 +171,7 @@ def part_b_durable(count: int, serialize: Any = None) -> float:
                                   (serialize(workflow),)).lastrowid
             conn.execute("COMMIT")
             for _ in range(3):
-                [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
-                task.data.update(TASK_DATA[task.task_spec.bpmn_id])
-                task.run()
-                workflow.do_engine_steps()
+                _bare_step(workflow)
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("UPDATE instance SET state = ? WHERE id = ?",
                              (serialize(workflow), row_id))
