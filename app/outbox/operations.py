@@ -35,8 +35,22 @@ def find_by_key(key: str) -> OutboxMessage | None:
     return db.session.scalar(_BY_KEY, {"key": normalise_key(key)})
 
 
-_KEYS_TAKEN = select(OutboxMessage.idempotency_key).where(
+#: Key look-ups by number of keys, each an ``IN`` of that many plain parameters (a call asks
+#: for one to a few keys): an expanding parameter would re-render the SQL on every call.
+_KEYS_TAKEN = {
+    n: select(OutboxMessage.idempotency_key).where(
+        OutboxMessage.idempotency_key.in_([bindparam(f"k{i}") for i in range(n)]))
+    for n in range(1, 9)}
+_KEYS_TAKEN_MANY = select(OutboxMessage.idempotency_key).where(
     OutboxMessage.idempotency_key.in_(bindparam("keys", expanding=True)))
+
+
+def _keys_taken(keys: list[str]) -> list[str]:
+    connection = db.session.connection()
+    stmt = _KEYS_TAKEN.get(len(keys))
+    if stmt is None:
+        return list(connection.execute(_KEYS_TAKEN_MANY, {"keys": keys}).scalars())
+    return list(connection.execute(stmt, {f"k{i}": k for i, k in enumerate(keys)}).scalars())
 
 
 def find_by_keys(keys: list[str]) -> dict[str, OutboxMessage]:
@@ -47,8 +61,7 @@ def find_by_keys(keys: list[str]) -> dict[str, OutboxMessage]:
     the rows themselves only for keys found."""
     if not keys:
         return {}
-    wanted = [normalise_key(k) for k in keys]
-    taken = list(db.session.connection().execute(_KEYS_TAKEN, {"keys": wanted}).scalars())
+    taken = _keys_taken(list(dict.fromkeys(normalise_key(k) for k in keys)))
     if not taken:
         return {}
     return {row.idempotency_key: row for row in db.session.scalars(_BY_KEYS, {"keys": taken})}
@@ -57,6 +70,7 @@ def find_by_keys(keys: list[str]) -> dict[str, OutboxMessage]:
 _TABLE = OutboxMessage.__table__
 #: The columns a new row is written with (all of them but the id: nothing is left to load).
 _COLUMNS = [c.key for c in _TABLE.columns if c.key != "id"]
+_INSERT_ONE = insert(_TABLE).returning(_TABLE.c.id)
 _INSERT = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
 
 
@@ -67,7 +81,11 @@ def insert_messages(messages: list[OutboxMessage]) -> None:
     if not messages:
         return
     rows = [{key: getattr(m, key) for key in _COLUMNS} for m in messages]
-    ids = db.session.connection().execute(_INSERT, rows).scalars().all()
+    connection = db.session.connection()
+    if len(rows) == 1:  # the usual case: a plain INSERT … RETURNING, no batching machinery
+        ids = [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]
+    else:
+        ids = list(connection.execute(_INSERT, rows).scalars())
     for message, row_id in zip(messages, ids, strict=True):
         message.id = row_id
         make_transient_to_detached(message)

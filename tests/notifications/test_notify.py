@@ -98,6 +98,21 @@ def test_same_key_never_writes_twice(template_dir, create_project):
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 
+@pytest.mark.parametrize("phones", [2, 8, 11])
+def test_a_repeated_call_to_many_recipients_writes_nothing_new(template_dir, create_project,
+                                                                 phones):
+    project = create_project()
+    numbers = [f"1380013{i:04d}" for i in range(phones)]
+    first = notify("repair.accepted", project_id=project.id, recipients=numbers, data=DATA,
+                   idempotency_key="t1")
+    # One more number: only its message is new.
+    again = notify("repair.accepted", project_id=project.id,
+                   recipients=[*numbers, "13900139000"], data=DATA, idempotency_key="t1")
+    assert [m.id for m in again[:phones]] == [m.id for m in first]
+    assert again[-1].recipient == "+8613900139000" and again[-1].id not in {m.id for m in first}
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == phones + 1
+
+
 def test_new_messages_are_stored_rows_of_the_session(template_dir, create_project,
                                                     create_user):
     """notify writes its rows in one INSERT: each returned message is a persistent row with
