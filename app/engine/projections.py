@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -159,10 +159,29 @@ def _set_steps_and_timer(instance: ProcessInstance, workflow: BpmnWorkflow,
     instance.next_timer_due = spiff.next_timer_due(workflow) if active else None
 
 
+#: What a domain keeps in step with its flows' states: {flow: [listener(instance, workflow)]}.
+StateListener = Callable[[ProcessInstance, BpmnWorkflow], None]
+_state_listeners: dict[str, list[StateListener]] = {}
+
+
+def register_state_listener(flows: Iterable[str], listener: StateListener) -> None:
+    """Call ``listener(instance, workflow)`` whenever an instance of one of ``flows`` stores a
+    new state (after every change; for a new instance before its first INSERT, when its id may
+    still be None), in the transaction of the change: a domain's own row (a repair ticket)
+    follows its process without deserializing it. The listener reads the workflow and may
+    change rows of the session; it must not change the workflow."""
+    for flow in flows:
+        listeners = _state_listeners.setdefault(flow, [])
+        if listener not in listeners:
+            listeners.append(listener)
+
+
 def _store_state(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     instance.state = spiff.serialize(workflow)
     instance.state_token = token = uuid.uuid4().hex
     workflow_cache.put(token, workflow)
+    for listener in _state_listeners.get(instance.flow, ()):
+        listener(instance, workflow)
 
 
 def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,

@@ -1,11 +1,11 @@
-"""The Ticket row as a projection of its repair workflow, written in the workflow's own flush.
+"""The Ticket row as a projection of its repair workflow, written with every state it saves.
 
 Every change of a repair instance — a task completed on a repair page, on the generic task page
 or through the API, a timer fired by the scheduler, a message, a cancellation — ends in
-:func:`app.engine.projections.save_workflow` setting ``process_instance.state`` and flushing.
-A ``before_flush`` listener sees that change and updates the instance's :class:`Ticket` in the
-same flush, so lists and statistics read one indexed table that never disagrees with the
-process and no list page deserializes a workflow.
+:func:`app.engine.projections.save_workflow` storing the new state. The engine then calls this
+module's state listener with the workflow it just saved, which updates the instance's
+:class:`Ticket` in the same transaction, so lists and statistics read one indexed table that
+never disagrees with the process and no list page deserializes a workflow.
 
 What the ticket shows comes from two places:
 
@@ -14,10 +14,6 @@ What the ticket shows comes from two places:
   fee, rating, escalations). Parallel branches (boundary timers, the urge subprocess) carry
   copies of older data, so a value is taken from the task that last *changed* it
   (:func:`workflow_facts`), not from whichever task ran last.
-
-The engine has no hook after a save yet, so the listener deserializes the saved state once
-more (a few milliseconds, only for repair instances); with such a hook it would receive the
-workflow object instead.
 """
 
 from __future__ import annotations
@@ -29,14 +25,14 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event, inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.engine import tasks as engine_tasks
-from app.engine.deployments import restore_workflow
 from app.engine.models import ProcessInstance
+from app.engine.projections import register_state_listener
 from app.engine.timers import TimerValueError, parse_datetime
-from app.engine.workflow_cache import cache as workflow_cache
+from app.extensions import db
 from app.repairs.models import Ticket
 
 FLOWS = frozenset({"repair"})
@@ -175,21 +171,8 @@ def project_instance(session: Session, instance: ProcessInstance,
     return ticket
 
 
-def _state_changed(instance: ProcessInstance) -> bool:
-    info: Any = inspect(instance)
-    if "state" in info.unloaded:
-        return False
-    return bool(info.attrs.state.history.has_changes())
+def _project(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    project_instance(db.session(), instance, workflow)
 
 
-@event.listens_for(Session, "before_flush")
-def _project_tickets(session: Session, flush_context: Any, instances: Any) -> None:
-    # A new instance whose first INSERT carries its state (see save_new_row), or a saved one
-    # whose state changed.
-    for obj in [*session.new, *session.dirty]:
-        if (isinstance(obj, ProcessInstance) and obj.flow in FLOWS and obj.state
-                and (obj.id is None or _state_changed(obj))):
-            # The workflow just saved is still in memory; read it, never change it.
-            workflow = (workflow_cache.peek(obj.state_token)
-                        or restore_workflow(obj, obj.state))
-            project_instance(session, obj, workflow)
+register_state_listener(FLOWS, _project)
