@@ -17,8 +17,8 @@ from typing import Any
 from flask import current_app, has_app_context
 from redis.exceptions import LockError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy import bindparam, inspect, select, update
+from sqlalchemy.orm import ColumnProperty, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.engine.deployments import note_content_hash, restore_workflow
@@ -28,6 +28,7 @@ from app.engine.stepping import step
 from app.engine.workflow_cache import cache as workflow_cache
 from app.errors import Conflict, NotFound
 from app.extensions import db
+from app.scoping import ScopeViolation, in_scope
 
 #: Seconds a Redis lock lives if its holder dies; and how long to wait for a busy one.
 REDIS_LOCK_TIMEOUT = 60
@@ -193,6 +194,66 @@ def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
     return workflow
 
 
+_INSTANCE_TABLE = ProcessInstance.__table__
+_COLUMN_OF = {prop.key: prop.columns[0] for prop in inspect(ProcessInstance).column_attrs}
+_updates: dict[tuple[str, ...], Any] = {}
+
+
+def _update_statement(keys: tuple[str, ...]) -> Any:
+    """``UPDATE process_instance SET <keys>, lock_version WHERE id AND lock_version`` with
+    bound parameters, built once per set of columns."""
+    stmt = _updates.get(keys)
+    if stmt is None:
+        table = _INSTANCE_TABLE
+        stmt = (update(table)
+                .where(table.c.id == bindparam("row_id"),
+                       table.c.lock_version == bindparam("old_version"))
+                .values({_COLUMN_OF[k]: bindparam(f"v_{k}") for k in keys}
+                        | {table.c.lock_version: bindparam("new_version")}))
+        _updates[keys] = stmt
+    return stmt
+
+
+def write_row(instance: ProcessInstance) -> bool:
+    """Write a changed instance row with one plain UPDATE (checked against its
+    ``lock_version`` like the ORM's) instead of the ORM's flush, and mark the values as
+    saved; a change is saved with the row's state after every step, so this is the engine's
+    most frequent statement. False, and nothing written, when the row has changes the ORM
+    must write itself (a new or deleted row, a relationship)."""
+    state: Any = inspect(instance)
+    if not state.persistent or state.deleted:
+        return False
+    if not in_scope(instance.project_id):  # what the ORM's flush checks (app.scoping)
+        raise ScopeViolation("ProcessInstance belongs to a project you cannot access")
+    changed: dict[str, Any] = {}
+    for key, before in state.committed_state.items():
+        if key not in state.dict or not isinstance(state.mapper.attrs.get(key), ColumnProperty):
+            return False
+        value = state.dict[key]
+        if value is not before and value != before:
+            changed[key] = value
+    if changed:
+        _update_row(instance, changed)
+        # As after the ORM's own flush: a rollback of this transaction or savepoint expires
+        # the object, so it is re-read rather than trusted.
+        db.session()._register_altered([state])
+    # Every value in the object is now the row's: nothing is left for the ORM to flush.
+    state._commit_all(state.dict, db.session.identity_map)
+    return True
+
+
+def _update_row(instance: ProcessInstance, changed: dict[str, Any]) -> None:
+    keys = tuple(sorted(changed))
+    old = instance.lock_version
+    result = db.session.connection().execute(
+        _update_statement(keys),
+        {"row_id": instance.id, "old_version": old, "new_version": old + 1,
+         **{f"v_{k}": changed[k] for k in keys}})
+    if result.rowcount != 1:
+        raise StaleDataError(f"process instance {instance.id}: lock_version {old} is gone")
+    inspect(instance).dict["lock_version"] = old + 1
+
+
 @contextmanager
 def locked_instance(
     instance_id: int, *, load: bool = True, skip_locked: bool = False
@@ -217,7 +278,8 @@ def locked_instance(
                     step(instance, workflow)
                 locked.open_rows = save_workflow(instance, workflow, open_rows=locked.open_rows,
                                                  subscriptions_before=before)
-            db.session.flush()
+            write_row(instance)
+            db.session.flush()  # new task rows, history, subscriptions: the ORM writes them
     except StaleDataError as exc:
         raise Conflict(
             "Someone else changed this process at the same time. Reload and try again."
