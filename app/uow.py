@@ -12,22 +12,43 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import Flask, Response, g, has_request_context
+from flask import Flask, Response, g, has_app_context, has_request_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.extensions import db
 
-_pending: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+#: (callback, the savepoint open when it was registered, if any)
+_Pending = tuple[Callable[[], None], SessionTransaction | None]
+_pending: ContextVar[list[_Pending] | None] = ContextVar(
     "estateflow_after_commit", default=None
 )
 
 
 def after_commit(callback: Callable[[], None]) -> None:
-    """Run ``callback`` after the current unit of work commits (dropped on rollback)."""
+    """Run ``callback`` after the current unit of work commits (dropped on rollback, and
+    with a savepoint that rolls back if it was registered inside one)."""
     pending = _pending.get()
     if pending is None:
         pending = []
         _pending.set(pending)
-    pending.append(callback)
+    savepoint = db.session().get_nested_transaction() if has_app_context() else None
+    pending.append((callback, savepoint))
+
+
+def _inside(transaction: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(_session: Session, transaction: SessionTransaction) -> None:
+    pending = _pending.get()
+    if pending and transaction.nested:
+        pending[:] = [p for p in pending if not _inside(p[1], transaction)]
 
 
 def keep_changes_on_error() -> None:
@@ -38,7 +59,7 @@ def keep_changes_on_error() -> None:
 def _run_after_commit() -> None:
     pending = _pending.get() or []
     _pending.set(None)
-    for callback in pending:
+    for callback, _savepoint in pending:
         callback()
 
 
