@@ -19,7 +19,8 @@ and never the personal data behind it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,12 +195,46 @@ def run_service_call(
     return result
 
 
+#: session.info key set by :func:`unguarded_handlers`.
+_UNGUARDED = "estateflow.unguarded_handlers"
+
+
+class StepFailed(Exception):
+    """A step failed inside :func:`unguarded_handlers`: roll back to the savepoint taken
+    before it and step again outside the block (where the failure becomes an incident)."""
+
+
+@contextmanager
+def unguarded_handlers() -> Iterator[None]:
+    """Within the block, service handlers run without a savepoint each, and a step that fails
+    raises :class:`StepFailed` instead of becoming an incident.
+
+    For a caller that took a savepoint of its own before the step (the timer pass): the
+    usual step pays two savepoint statements per service task — a network round trip each on
+    PostgreSQL — to be able to keep the work done before a failing handler; here a failure
+    costs a rollback and a second, guarded step instead, and the outcome is the same. (The
+    handlers before the failing one then run twice, with the same idempotency keys, as on any
+    retry: a handler that reaches outside the database must use its key.)"""
+    session = db.session()
+    previous = session.info.get(_UNGUARDED, False)
+    session.info[_UNGUARDED] = True
+    try:
+        yield
+    finally:
+        session.info[_UNGUARDED] = previous
+
+
+def handlers_unguarded() -> bool:
+    return bool(db.session().info.get(_UNGUARDED))
+
+
 def run_to_wait(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     """Advance, then run every ready service task and advance again, until none is ready.
 
     A failing handler raises :class:`FailedService` (the caller turns it into an incident).
     """
     spiff.advance(workflow)
+    guarded = not handlers_unguarded()
     for _ in range(MAX_SERVICE_ROUNDS):
         calls = engine_tasks.ready_service_tasks(workflow)
         if not calls:
@@ -207,7 +242,7 @@ def run_to_wait(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
         for call in calls:
             try:
                 # Its own savepoint: a failing handler leaves no half-written rows behind.
-                with db.session.begin_nested():
+                with db.session.begin_nested() if guarded else nullcontext():
                     run_service_call(instance, workflow, call)
             except Exception as exc:
                 raise FailedService(str(call.task_id), call.element_id, exc) from exc

@@ -48,6 +48,8 @@ def step(instance: ProcessInstance, workflow: BpmnWorkflow) -> Incident | None:
     try:
         services.run_to_wait(instance, workflow)
     except Exception as exc:  # any failure of an automatic step is the instance's incident
+        if services.handlers_unguarded():
+            raise services.StepFailed(str(exc)) from exc
         return raise_incident(instance, workflow, exc)
     return None
 

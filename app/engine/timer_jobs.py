@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 from flask import Flask
@@ -34,6 +34,7 @@ from sqlalchemy import select
 
 from app.audit.actor import Actor, acting_as
 from app.clock import clock
+from app.engine import services
 from app.engine.locking import InstanceBusy, claim_group, locked_instance
 from app.engine.models import InstanceStatus, ProcessInstance
 from app.errors import Conflict, NotFound
@@ -113,12 +114,20 @@ def _step_if_due(instance_id: int, now: datetime) -> bool:
     return True
 
 
-def _fire_in_savepoint(instance_id: int, now: datetime) -> bool:
+def _fire_in_savepoint(instance_id: int, now: datetime, *, guarded: bool = False) -> bool:
     """Step one due instance inside a savepoint; False when another worker holds it, it is no
-    longer due (someone fired it first) or stepping it failed (rolled back alone)."""
+    longer due (someone fired it first) or stepping it failed (rolled back alone).
+
+    The step first runs with :func:`~app.engine.services.unguarded_handlers`; if it fails,
+    the savepoint is rolled back and the instance stepped again ``guarded`` (a savepoint per
+    service task), which records the incident as any other change would."""
     savepoint = db.session.begin_nested()
     try:
-        fired = _step_if_due(instance_id, now)
+        with nullcontext() if guarded else services.unguarded_handlers():
+            fired = _step_if_due(instance_id, now)
+    except services.StepFailed:
+        savepoint.rollback()
+        return _fire_in_savepoint(instance_id, now, guarded=True)
     except (InstanceBusy, NotFound, Conflict):  # Conflict: a writer bypassed the lock
         savepoint.rollback()
         return False

@@ -1,0 +1,76 @@
+"""A reminder whose step fails in the timer pass: the same outcome as any failing change —
+what ran before the failing task stands, the failing handler's rows are gone, one incident."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app.engine import services
+from app.engine.models import EventKind, Incident, InstanceEvent, InstanceStatus, ProcessInstance
+from app.extensions import db
+from app.outbox.models import OutboxMessage
+from tests.billing.world import BillingWorld
+
+NOV = date(2026, 11, 1)
+
+
+@pytest.fixture
+def failing_unit() -> Iterator[list[int]]:
+    """``notify`` writes its messages and then fails for the units listed."""
+    units: list[int] = []
+    original = services.get_operator("notify")
+
+    def notify_then_fail(context: services.ServiceContext, params: dict[str, Any]) -> Any:
+        result = original.handler(context, params)
+        if context.data.get("unit_id") in units:
+            raise ConnectionError("SMS gateway refused the batch")
+        return result
+
+    services.register_operator("notify", params=original.params, required=original.required,
+                               handler=notify_then_fail, description=original.description)
+    try:
+        yield units
+    finally:
+        services.register_operator("notify", params=original.params,
+                                   required=original.required, handler=original.handler,
+                                   description=original.description)
+
+
+def _reminder_rows(instance_id: int) -> int:
+    return db.session.scalar(select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.event == "dunning.reminder",
+        OutboxMessage.idempotency_key.like(f"instance:{instance_id}:%"))) or 0
+
+
+def test_a_failing_reminder_keeps_what_ran_before_it(world: BillingWorld, failing_unit):
+    assert world.bill(NOV) == 3 and world.open_cases() == 3
+    failing, working = world.units[1], world.units[2]
+    failing_unit.append(failing.id)
+    due = world.bills()[0].due_date
+    world.until(due + timedelta(days=30))
+
+    case = world.case(failing)
+    assert case is not None
+    instance = db.session.get(ProcessInstance, case.instance_id)
+    db.session.refresh(instance)
+    assert instance.status == InstanceStatus.ERROR
+    incidents = list(db.session.scalars(select(Incident).where(
+        Incident.instance_id == instance.id)))
+    assert [(i.element_id, i.error_type, i.occurrences) for i in incidents] == [
+        ("Send_reminder", "ConnectionError", 1)]
+    assert db.session.scalar(select(func.count(InstanceEvent.id)).where(
+        InstanceEvent.instance_id == instance.id,
+        InstanceEvent.kind == EventKind.INCIDENT.value)) == 1
+    # The arrears look-up before it ran and counted the reminder; the message did not stay.
+    db.session.refresh(case)
+    assert case.reminders == 1 and [e["action"] for e in case.log] == ["reminder"]
+    assert _reminder_rows(instance.id) == 0
+    # The other cases were reminded.
+    other = world.case(working)
+    assert other is not None and other.reminders == 1
+    assert _reminder_rows(other.instance_id) >= 1
