@@ -126,7 +126,7 @@ def _redis_configured() -> bool:
 
 
 @contextmanager
-def claim_group(instance_ids: list[int]) -> Iterator[None]:
+def claim_group(instance_ids: list[int]) -> Iterator[frozenset[int] | None]:
     """Lock and read the rows and states of instances about to be changed one after another
     in this transaction (a timer pass's group) with one query instead of two each.
 
@@ -139,7 +139,10 @@ def claim_group(instance_ids: list[int]) -> Iterator[None]:
 
     With Redis, every change takes the instance's Redis lock before its row lock, so two
     workers never hold one each; the rows are then not claimed ahead (only the states are
-    read, without a lock)."""
+    read, without a lock).
+
+    Yields the ids of the rows locked (None with Redis): an id left out is held by another
+    worker or gone."""
     lock = not _redis_configured()
     claimed: dict[int, tuple[ProcessInstance, str, str | None, str]] = {}
     states: dict[int, tuple[str | None, str]] = {}
@@ -153,7 +156,7 @@ def claim_group(instance_ids: list[int]) -> Iterator[None]:
     db.session.info[_CLAIMED] = claimed
     db.session.info[_CLAIMED_STATES] = states
     try:
-        yield
+        yield frozenset(claimed) if lock else None
     finally:
         db.session.info.pop(_CLAIMED, None)
         db.session.info.pop(_CLAIMED_STATES, None)
