@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -92,26 +92,52 @@ _OVERDUE_ROWS = (
     .order_by(Bill.due_date, Bill.id))
 
 
-def reminder_arrears(unit_id: int, today: date, label: str) -> dict[str, Any]:
-    """What the reminder says: the overdue amount and bills, and the oldest due date.
+_OVERDUE_ROWS_OF_UNITS = (
+    select(Bill.unit_id, *_OVERDUE_ROWS.selected_columns)
+    .join(FeeItem, FeeItem.id == Bill.fee_item_id)
+    .where(Bill.unit_id.in_(bindparam("unit_ids", expanding=True)), Bill.status == "open",
+           Bill.due_date < bindparam("today"))
+    .order_by(Bill.unit_id, Bill.due_date, Bill.id))
+
+#: One overdue bill as a reminder lists it: number, item, period start, months, due date,
+#: outstanding fen.
+OverdueRow = Sequence[Any]
+
+
+def overdue_rows_of(unit_ids: Iterable[int], today: date) -> dict[int, list[OverdueRow]]:
+    """What :func:`reminder_arrears` reads, for many units in one query: {unit id: its
+    overdue bills} with every unit asked for (same rules as there)."""
+    found: dict[int, list[OverdueRow]] = {unit_id: [] for unit_id in unit_ids}
+    if found:
+        for unit_id, *bill in db.session.connection().execute(
+                _OVERDUE_ROWS_OF_UNITS, {"unit_ids": list(found), "today": today}):
+            found[unit_id].append(bill)
+    return found
+
+
+def reminder_arrears(unit_id: int, today: date, label: str,
+                     bills: Sequence[OverdueRow] | None = None) -> dict[str, Any]:
+    """What the reminder says: the overdue amount and bills, and the oldest due date
+    (``bills``: the unit's rows read before by :func:`overdue_rows_of`).
 
     The dunning pass runs it for every case, so it reads on the transaction's connection, past
     the ORM's per-statement work — only for a unit its caller reached through a scoped path
     (the case of the instance being stepped), after a flush."""
-    bills = db.session.connection().execute(
-        _OVERDUE_ROWS, {"unit_id": unit_id, "today": today}).all()
+    if bills is None:
+        bills = db.session.connection().execute(
+            _OVERDUE_ROWS, {"unit_id": unit_id, "today": today}).all()
     return _summary(unit_id, bills, label)
 
 
-def _summary(unit_id: int, bills: Sequence[Row[Any]], label: str) -> dict[str, Any]:
-    total = sum(outstanding for *_, outstanding in bills)
+def _summary(unit_id: int, bills: Sequence[OverdueRow], label: str) -> dict[str, Any]:
+    total = sum(bill[5] for bill in bills)
     return {
         "unit_id": unit_id,
         "unit_label": label,
         "amount_fen": total,
         "amount_text": f"¥{yuan(total)}",
         "count": len(bills),
-        "oldest_due": bills[0].due_date.isoformat() if bills else None,
+        "oldest_due": bills[0][4].isoformat() if bills else None,
         "bills": [{"number": number, "item": item,
                    "period": period_label(start, months),
                    "due_date": due.isoformat(),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy.orm.util import identity_key
 from app.audit.actor import Actor
 from app.clock import clock
 from app.engine import messaging
+from app.engine.locking import stepping_group
 from app.engine.runtime import NewInstance, start_instances
 from app.engine.script_helpers import register_helper
 from app.engine.services import ServiceContext, register_operator
@@ -36,7 +38,7 @@ from app.projects.models import Building, Unit
 from app.records.models import Customer, Occupancy
 from app.records.recipients import customer_ref
 
-from .arrears import overdue_bills, reminder_arrears
+from .arrears import OverdueRow, overdue_bills, overdue_rows_of, reminder_arrears
 from .models import Bill, DunningCase
 from .money import LOCAL, local_today
 
@@ -273,18 +275,61 @@ _REMIND = {
 }
 
 
+#: A timer group's reminders read together (see :func:`_reminder_inputs`).
+_GROUP_CASES = (
+    select(DunningCase.instance_id, *_REMINDER_CASE.selected_columns)
+    .join(Unit, Unit.id == DunningCase.unit_id).join(Building, Building.id == Unit.building_id)
+    .where(DunningCase.instance_id.in_(bindparam("ids", expanding=True))))
+_PREFETCHED = "estateflow.dunning.group_reminders"
+
+
+@dataclass
+class _GroupReminders:
+    """What the reminders of one timer group read, each row handed out once."""
+
+    group: tuple[int, ...]
+    today: date
+    cases: dict[int, Sequence[Any]]  # instance id → its _REMINDER_CASE row
+    bills: dict[int, list[OverdueRow]]  # unit id → its overdue bills
+
+
+def _reminder_inputs(instance_id: int, today: date
+                     ) -> tuple[Sequence[Any] | None, list[OverdueRow] | None]:
+    """The case row of the instance (and its unit's overdue bills, or None: read them).
+
+    In a timer pass's group (:func:`app.engine.locking.stepping_group`) the first reminder
+    reads the cases and overdue bills of every instance in the group, in two queries, and the
+    others take theirs. A row is handed out once; asking again reads it afresh."""
+    connection = db.session.connection()
+    group = stepping_group()
+    if group is not None and instance_id in group:
+        found: _GroupReminders | None = db.session.info.get(_PREFETCHED)
+        if found is None or found.group is not group or found.today != today:
+            cases: dict[int, Sequence[Any]] = {instance: row for instance, *row in
+                                               connection.execute(_GROUP_CASES,
+                                                                  {"ids": list(group)})}
+            found = _GroupReminders(group, today, cases,
+                                    overdue_rows_of({row[1] for row in cases.values()}, today))
+            db.session.info[_PREFETCHED] = found
+        row = found.cases.pop(instance_id, None)
+        if row is not None:
+            return row, found.bills.pop(row[1], None)
+    return connection.execute(_REMINDER_CASE, {"instance_id": instance_id}).first(), None
+
+
 def _remind(instance_id: int) -> dict[str, Any]:
     """The reminder step: the current arrears; the case counts the reminder if any is left."""
     # On the transaction's connection, past the ORM's per-statement work: the case is the one
     # of the instance being stepped, which its caller reached through a scoped path.
     db.session.flush()  # what this transaction changed (a payment's bills) is read below
     connection = db.session.connection()
-    row = connection.execute(_REMINDER_CASE, {"instance_id": instance_id}).first()
+    now = clock.now()
+    today = local_today(now)
+    row, bills = _reminder_inputs(instance_id, today)
     if row is None:
         raise NotFound(f"no dunning case for process instance {instance_id}")
     case_id, unit_id, reminders, log, building, number = row
-    now = clock.now()
-    result = reminder_arrears(unit_id, local_today(now), f"{building}-{number}")
+    result = reminder_arrears(unit_id, today, f"{building}-{number}", bills)
     counted = bool(result["count"])
     values: dict[str, Any] = {"log": [*(log or []), _entry("reminder")]}
     if counted:

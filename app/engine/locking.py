@@ -104,6 +104,7 @@ def lock_instance_row(instance_id: int, *, skip_locked: bool = False) -> Process
 #: {instance id: (instance, deployment content hash, state token, state)}; and the
 #: {instance id: (state token, state)} of those :func:`lock_instance_row` has handed out.
 _CLAIMED = "estateflow.claimed_group"
+_GROUP = "estateflow.stepping_group"
 _CLAIMED_STATES = "estateflow.claimed_states"
 
 
@@ -155,11 +156,22 @@ def claim_group(instance_ids: list[int]) -> Iterator[frozenset[int] | None]:
                 states[instance.id] = (instance.state_token, state)
     db.session.info[_CLAIMED] = claimed
     db.session.info[_CLAIMED_STATES] = states
+    db.session.info[_GROUP] = tuple(instance_ids)
     try:
         yield frozenset(claimed) if lock else None
     finally:
         db.session.info.pop(_CLAIMED, None)
         db.session.info.pop(_CLAIMED_STATES, None)
+        db.session.info.pop(_GROUP, None)
+
+
+def stepping_group() -> tuple[int, ...] | None:
+    """The ids of the instances a :func:`claim_group` block is stepping one after another
+    (a timer pass's group), else None. A service handler may read what it needs for all of
+    them with its first call and use it for each in turn: one query per group instead of one
+    per instance. The tuple is a new object for every group."""
+    group: tuple[int, ...] | None = db.session.info.get(_GROUP)
+    return group
 
 
 def _claimed_row(instance_id: int) -> ProcessInstance | None:

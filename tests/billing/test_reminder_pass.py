@@ -1,5 +1,7 @@
-"""A reminder whose step fails in the timer pass: the same outcome as any failing change —
-what ran before the failing task stands, the failing handler's rows are gone, one incident."""
+"""The 30-day reminders of a timer pass: the cases and bills of a group are read together and
+each case still gets its own arrears; a reminder whose step fails has the same outcome as any
+failing change — what ran before the failing task stands, the failing handler's rows are gone,
+one incident."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
 from app.engine import services
 from app.engine.models import EventKind, Incident, InstanceEvent, InstanceStatus, ProcessInstance
 from app.extensions import db
+from app.billing.models import Bill
 from app.outbox.models import OutboxMessage
 from tests.billing.world import BillingWorld
 
@@ -78,3 +81,39 @@ def test_a_failing_reminder_keeps_what_ran_before_it(world: BillingWorld, failin
         db.session.refresh(other)
         assert other.reminders == 1 and len(other.log) == 1
         assert _reminder_rows(other.instance_id) == 1
+
+
+def test_a_group_reads_its_cases_and_bills_once_and_each_case_gets_its_own(
+        world: BillingWorld):
+    assert world.bill(NOV) == 3 and world.open_cases() == 3
+    due = world.bills()[0].due_date
+    # The units owe different amounts: 100.00 of unit 2's bill was paid.
+    db.session.execute(update(Bill).where(Bill.unit_id == world.units[1].id)
+                       .values(paid_fen=Bill.paid_fen + 10000))
+    owed = {unit.id: sum(b.amount_fen - b.paid_fen for b in world.bills(unit))
+            for unit in world.units}
+    assert len(set(owed.values())) == 2
+    world.until(due + timedelta(days=29))
+    reads: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and (
+                "FROM dunning_case" in statement or "FROM bill" in statement):
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        world.until(due + timedelta(days=30))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert len(reads) == 2  # one for the cases, one for the bills: not two per case
+    for unit in world.units:
+        case = world.case(unit)
+        assert case is not None
+        db.session.refresh(case)
+        assert case.reminders == 1
+        bodies = db.session.scalars(select(OutboxMessage.body).where(
+            OutboxMessage.event == "dunning.reminder",
+            OutboxMessage.idempotency_key.like(f"instance:{case.instance_id}:%"))).all()
+        yuan = f"¥{owed[unit.id] // 100}.{owed[unit.id] % 100:02d}"
+        assert bodies and all(yuan in body for body in bodies)
