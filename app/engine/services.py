@@ -348,6 +348,10 @@ def _notify(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
         recipients=recipients_of(context, params["to"]), data=context.data,
         urgent=bool(params.get("urgent") or False), channels=params.get("channels"),
         idempotency_key=context.idempotency_key, templates=store,
+        # In a timer group's first try a task's key is new: its messages and the task's
+        # completion are saved together, so they exist only once the task is done. (A
+        # duplicate would fail on the unique key, and the guarded retry looks keys up.)
+        new_key=handlers_unguarded(),
     )
     return {"event": params["event"], "messages": len(messages)}
 

@@ -100,6 +100,7 @@ def notify(
     idempotency_key: str,
     link: str | None = None,
     templates: TemplateStore | None = None,
+    new_key: bool = False,
 ) -> list[OutboxMessage]:
     """Notify ``recipients`` of ``event`` (``flow.event``, e.g. ``repair.accepted``).
 
@@ -109,6 +110,8 @@ def notify(
     the same rows and sends nothing twice. Adds and flushes only; raises NotificationError
     before writing anything if any message cannot be rendered. ``templates``: render with
     these instead of the notifications/ folder (the engine passes an instance's deployed ones).
+    ``new_key``: the caller knows no message of this key can be stored yet, so it is not looked
+    up; if one is, the INSERT fails on the key's unique index and nothing is sent twice.
     """
     store = templates if templates is not None else current_templates()
     try:
@@ -133,7 +136,7 @@ def notify(
     planned = _plan(store, event, targets, wanted, data)
     link = link if link is not None else (str(data["link"]) if data.get("link") else None)
     keys = [f"{idempotency_key}:{item.channel}:{item.target.ref}" for item in planned]
-    existing = find_by_keys(keys)  # one look-up for every message of the call
+    existing = {} if new_key else find_by_keys(keys)  # one look-up for every message
     messages: list[OutboxMessage] = []
     new: list[OutboxMessage] = []
     queued = False

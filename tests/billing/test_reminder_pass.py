@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, update
 
+from app.billing.models import Bill
 from app.engine import services
 from app.engine.models import EventKind, Incident, InstanceEvent, InstanceStatus, ProcessInstance
 from app.extensions import db
-from app.billing.models import Bill
 from app.outbox.models import OutboxMessage
 from tests.billing.world import BillingWorld
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import FieldErrors
 from app.extensions import db
@@ -97,6 +98,17 @@ def test_same_key_never_writes_twice(template_dir, create_project):
     assert [m.id for m in again] == [m.id for m in first]
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
 
+
+def test_a_key_said_to_be_new_is_not_looked_up_but_still_never_written_twice(
+        template_dir, create_project):
+    project = create_project()
+    first = notify("repair.accepted", project_id=project.id, recipients=["13800138000"],
+                   data=DATA, idempotency_key="t1", new_key=True)
+    assert len(first) == 1
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        notify("repair.accepted", project_id=project.id, recipients=["13800138000"],
+               data=DATA, idempotency_key="t1", new_key=True)
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 @pytest.mark.parametrize("phones", [2, 8, 11])
 def test_a_repeated_call_to_many_recipients_writes_nothing_new(template_dir, create_project,
