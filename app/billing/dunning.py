@@ -28,7 +28,7 @@ from sqlalchemy.orm.util import identity_key
 from app.audit.actor import Actor
 from app.clock import clock
 from app.engine import messaging
-from app.engine.locking import stepping_group
+from app.engine.projections import stepping_group
 from app.engine.runtime import NewInstance, start_instances
 from app.engine.script_helpers import register_helper
 from app.engine.services import ServiceContext, register_operator
@@ -297,7 +297,7 @@ def _reminder_inputs(instance_id: int, today: date
                      ) -> tuple[Sequence[Any] | None, list[OverdueRow] | None]:
     """The case row of the instance (and its unit's overdue bills, or None: read them).
 
-    In a timer pass's group (:func:`app.engine.locking.stepping_group`) the first reminder
+    In a timer pass's group (:func:`app.engine.projections.stepping_group`) the first reminder
     reads the cases and overdue bills of every instance in the group, in two queries, and the
     others take theirs. A row is handed out once; asking again reads it afresh."""
     connection = db.session.connection()

@@ -23,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.engine.deployments import note_content_hash, restore_workflow
 from app.engine.models import Deployment, HumanTask, InstanceStatus, ProcessInstance
-from app.engine.projections import save_workflow, subscription_keys
+from app.engine.projections import STEPPING_GROUP, save_workflow, subscription_keys
 from app.engine.stepping import step
 from app.engine.workflow_cache import cache as workflow_cache
 from app.errors import Conflict, NotFound
@@ -104,7 +104,6 @@ def lock_instance_row(instance_id: int, *, skip_locked: bool = False) -> Process
 #: {instance id: (instance, deployment content hash, state token, state)}; and the
 #: {instance id: (state token, state)} of those :func:`lock_instance_row` has handed out.
 _CLAIMED = "estateflow.claimed_group"
-_GROUP = "estateflow.stepping_group"
 _CLAIMED_STATES = "estateflow.claimed_states"
 
 
@@ -156,22 +155,14 @@ def claim_group(instance_ids: list[int]) -> Iterator[frozenset[int] | None]:
                 states[instance.id] = (instance.state_token, state)
     db.session.info[_CLAIMED] = claimed
     db.session.info[_CLAIMED_STATES] = states
-    db.session.info[_GROUP] = tuple(instance_ids)
+    db.session.info[STEPPING_GROUP] = tuple(instance_ids)
     try:
         yield frozenset(claimed) if lock else None
     finally:
         db.session.info.pop(_CLAIMED, None)
         db.session.info.pop(_CLAIMED_STATES, None)
-        db.session.info.pop(_GROUP, None)
+        db.session.info.pop(STEPPING_GROUP, None)
 
-
-def stepping_group() -> tuple[int, ...] | None:
-    """The ids of the instances a :func:`claim_group` block is stepping one after another
-    (a timer pass's group), else None. A service handler may read what it needs for all of
-    them with its first call and use it for each in turn: one query per group instead of one
-    per instance. The tuple is a new object for every group."""
-    group: tuple[int, ...] | None = db.session.info.get(_GROUP)
-    return group
 
 
 def _claimed_row(instance_id: int) -> ProcessInstance | None:

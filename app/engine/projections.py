@@ -176,10 +176,27 @@ def register_state_listener(flows: Iterable[str], listener: StateListener) -> No
             listeners.append(listener)
 
 
+#: session.info key: the instance ids of the group a timer pass is stepping (set by
+#: :func:`app.engine.locking.claim_group`).
+STEPPING_GROUP = "estateflow.stepping_group"
+
+
+def stepping_group() -> tuple[int, ...] | None:
+    """The ids of the instances a :func:`~app.engine.locking.claim_group` block is stepping one
+    after another (a timer pass's group), else None. A service handler may read what it needs
+    for all of them with its first call and use it for each in turn: one query per group
+    instead of one per instance. The tuple is a new object for every group."""
+    group: tuple[int, ...] | None = db.session.info.get(STEPPING_GROUP)
+    return group
+
+
 def _store_state(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     instance.state = spiff.serialize(workflow)
     instance.state_token = token = uuid.uuid4().hex
-    workflow_cache.put(token, workflow)
+    if stepping_group() is None:
+        # Kept for the instance's next change. Not after a timer pass's step: the next one is
+        # rarely soon, and thousands of kept workflows would only make garbage collection slow.
+        workflow_cache.put(token, workflow)
     for listener in _state_listeners.get(instance.flow, ()):
         listener(instance, workflow)
 

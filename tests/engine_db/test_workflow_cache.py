@@ -170,3 +170,16 @@ def test_a_claimed_state_the_row_no_longer_holds_is_not_used(ticket, restores):
             lambda: _complete(instance, user, {"category": "plumbing", "urgent": False}))
     assert reads == 1 and restores == [1]
     assert _open(instance).element_id == "Repair"
+
+
+def test_a_timer_group_does_not_keep_the_workflows_it_saved(ticket, restores):
+    """A timer pass steps thousands of instances whose next change is days away: keeping their
+    workflows would only fill memory (and slow garbage collection)."""
+    instance, user = ticket
+    workflow_cache.clear()
+    with claim_group([instance.id]):
+        _complete(instance, user, {"category": "plumbing", "urgent": False})
+    assert len(workflow_cache) == 0 and restores == [1]
+    _complete(instance, user, {"fixed": True, "hours": 1.5})  # reads the state again
+    assert restores == [1, 1]
+    assert len(workflow_cache) == 1  # outside a group the saved workflow is kept
