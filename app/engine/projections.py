@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 
 from app.accounts.roles import is_known_role
 from app.clock import clock
@@ -123,17 +123,26 @@ def _waiting_steps(workflow: BpmnWorkflow) -> list[str]:
 def save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, *, new: bool = False,
                   open_rows: list[HumanTask] | None = None,
                   subscriptions_before: Counter[CatchKey] | None = None,
-                  state_saved: bool = False) -> list[HumanTask]:
+                  state_saved: bool = False,
+                  new_subscriptions: list[dict[str, Any]] | None = None) -> list[HumanTask]:
     """Store the workflow's state and every projection of it on ``instance`` (``new``: an
     instance saved for the first time, which has no task or subscription rows to look up;
     ``open_rows``: its open task rows, read under the lock of this change;
     ``subscriptions_before``: :func:`subscription_keys` of the workflow as loaded;
-    ``state_saved``: :func:`save_new_row` already stored the state). Returns the open task
-    rows afterwards (new ones get their ids at the caller's flush)."""
+    ``state_saved``: :func:`save_new_row` already stored the state;
+    ``new_subscriptions``: a new instance's subscription rows are appended there, for the
+    caller to insert with those of other instances, see :func:`insert_subscriptions`).
+    Returns the open task rows afterwards (new ones get their ids at the caller's flush)."""
     # One flush at the end (by the caller) instead of one before every query below.
     with db.session.no_autoflush:
         return _save_workflow(instance, workflow, new, open_rows, subscriptions_before,
-                              state_saved)
+                              state_saved, new_subscriptions)
+
+
+def insert_subscriptions(rows: list[dict[str, Any]]) -> None:
+    """Write the subscription rows :func:`save_workflow` collected, in one statement."""
+    if rows:
+        db.session.connection().execute(insert(MessageSubscription.__table__), rows)
 
 
 def save_new_row(instance: ProcessInstance, workflow: BpmnWorkflow) -> bool:
@@ -204,7 +213,8 @@ def _store_state(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
 def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
                    open_rows: list[HumanTask] | None,
                    subscriptions_before: Counter[CatchKey] | None,
-                   state_saved: bool) -> list[HumanTask]:
+                   state_saved: bool,
+                   new_subscriptions: list[dict[str, Any]] | None) -> list[HumanTask]:
     now = clock.now()
     titles, still_open = _sync_tasks(instance, workflow, new, open_rows)
     status = InstanceStatus(instance.status)
@@ -218,7 +228,8 @@ def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
             busy = titles or engine_tasks.ready_service_tasks(workflow)
             instance.status = (InstanceStatus.RUNNING if busy else InstanceStatus.WAITING).value
     _set_steps_and_timer(instance, workflow, titles)
-    _sync_subscriptions(instance, workflow, new, subscriptions_before)
+    _sync_subscriptions(instance, workflow, new, subscriptions_before,
+                        new_subscriptions if new else None)
     if not state_saved:
         _store_state(instance, workflow)
     return still_open
@@ -251,9 +262,11 @@ def subscription_keys(instance: ProcessInstance, workflow: BpmnWorkflow) -> Coun
 
 
 def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
-                        before: Counter[CatchKey] | None) -> None:
+                        before: Counter[CatchKey] | None,
+                        collect: list[dict[str, Any]] | None = None) -> None:
     """Make the instance's MessageSubscription rows match the catches it waits on
-    (``before``: what the rows hold, from :func:`subscription_keys`; None: read them)."""
+    (``before``: what the rows hold, from :func:`subscription_keys`; None: read them;
+    ``collect``: append new rows there as plain values instead of adding objects)."""
     wanted: dict[CatchKey, list[WaitingEvent]] = {}
     if not instance.finished:
         for waiting in events.waiting_events(workflow):
@@ -273,7 +286,12 @@ def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow, new: 
             db.session.delete(row)
     for (kind, name, key, element_id), waiting_list in wanted.items():
         for waiting in waiting_list:
-            db.session.add(MessageSubscription(
-                project_id=instance.project_id, instance_id=instance.id, kind=kind, name=name,
-                correlation_key=key, correlation=jsonable(waiting.correlations),
-                task_id=str(waiting.task_id), element_id=element_id, created_at=clock.now()))
+            values = {
+                "project_id": instance.project_id, "instance_id": instance.id, "kind": kind,
+                "name": name, "correlation_key": key,
+                "correlation": jsonable(waiting.correlations), "task_id": str(waiting.task_id),
+                "element_id": element_id, "created_at": clock.now()}
+            if collect is not None:
+                collect.append(values)
+            else:
+                db.session.add(MessageSubscription(**values))

@@ -32,7 +32,12 @@ from app.engine.models import (
     ProcessInstance,
     TaskStatus,
 )
-from app.engine.projections import open_task_rows, save_new_row, save_workflow
+from app.engine.projections import (
+    insert_subscriptions,
+    open_task_rows,
+    save_new_row,
+    save_workflow,
+)
 from app.engine.stepping import raise_incident, step
 from app.errors import Conflict, FieldErrors, Forbidden, NotFound
 from app.extensions import db
@@ -128,14 +133,21 @@ def start_instances(
             db.session.add(instance)
             started.append(_Started(instance, workflow, item, saved, failure))
         db.session.flush()  # ids for history, tasks and service handlers
+        subscriptions: list[dict[str, Any]] = []
         for s in started:
             record_event(s.instance, EventKind.STARTED, data={"data": dict(s.item.data),
                                                               "version": deployment.version})
             if s.failure is not None:
                 raise_incident(s.instance, s.workflow, s.failure)
             elif not s.saved:
-                step(s.instance, s.workflow)  # service tasks run; a failure is an incident
-            save_workflow(s.instance, s.workflow, new=True, state_saved=s.saved)
+                # Service tasks run (a failure is an incident); a message one sends finds
+                # the instances started before it waiting.
+                insert_subscriptions(subscriptions)
+                subscriptions.clear()
+                step(s.instance, s.workflow)
+            save_workflow(s.instance, s.workflow, new=True, state_saved=s.saved,
+                          new_subscriptions=subscriptions)
+        insert_subscriptions(subscriptions)
         db.session.flush()
         return [s.instance for s in started]
 

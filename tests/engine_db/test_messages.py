@@ -8,10 +8,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from app.engine import messaging
+from app.audit.actor import Actor, acting_as
+from app.engine import messaging, runtime
 from app.engine.deployments import restore_workflow
 from app.engine.models import InstanceStatus, MessageSubscription, ProcessInstance
 from app.engine.projections import correlation_key
+from app.engine.runtime import NewInstance
 from app.engine.workflow_cache import cache as workflow_cache
 from app.errors import FieldErrors, NotFound
 from app.extensions import db
@@ -56,6 +58,21 @@ def test_message_reaches_the_correlated_instance_only(svc: Svc):
     with pytest.raises(NotFound, match="no process is waiting for message 'payment_received'"):
         messaging.send_message("payment_received", {"ticket_no": "BX-2"})
 
+
+def test_instances_started_together_wait_for_their_own_messages(svc: Svc):
+    """start_instances writes every instance's subscription in one statement."""
+    with acting_as(Actor(svc.requester.id, svc.requester.display_name)):
+        started = runtime.start_instances("svc_payment", svc.project.id, [
+            NewInstance({"ticket_no": f"BX-{n}"}) for n in range(3)])
+    for n, instance in enumerate(started):
+        assert instance.status == InstanceStatus.WAITING
+        assert _subscriptions(instance) == [
+            ("message", "payment_received", {"ticket_no": f"BX-{n}"})]
+    got = messaging.send_message("payment_received", {"ticket_no": "BX-1"}, {"amount": 80},
+                                 project_id=svc.project.id)
+    assert got.id == started[1].id
+    assert svc.open_tasks(started[1]) == ["Check"]
+    assert _subscriptions(started[1]) == [] and len(_subscriptions(started[0])) == 1
 
 def test_message_lookup_uses_the_index(svc: Svc, restores: list[int]):
     for n in range(3):
