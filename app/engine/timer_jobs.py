@@ -39,6 +39,7 @@ from app.engine.locking import InstanceBusy, claim_group, locked_instance
 from app.engine.models import InstanceStatus, ProcessInstance
 from app.errors import Conflict, NotFound
 from app.extensions import db
+from app.outbox.operations import insert_later
 from app.uow import commit, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,8 @@ def _fire_group(instance_ids: list[int], now: datetime) -> list[int]:
     """Step a group of due instances in one transaction; the ids of those stepped.
 
     First without savepoints (each costs two statements per instance, a round trip each on
-    PostgreSQL): the instances one after another, service handlers unguarded. If any step
+    PostgreSQL): the instances one after another, service handlers unguarded, the outbox
+    messages they queue written together at the end (:func:`insert_later`). If any step
     fails, that transaction is rolled back as a whole and the group stepped again with a
     savepoint per instance (:func:`_fire_in_savepoint`), where a failure stays the
     instance's own. A row the claim could not lock (another worker holds it, or it is gone)
@@ -186,7 +188,7 @@ def _fire_group(instance_ids: list[int], now: datetime) -> list[int]:
     fired: list[int] = []
     try:
         with (unit_of_work(), claim_group(instance_ids) as claimed,
-              services.unguarded_handlers()):
+              services.unguarded_handlers(), insert_later()):
             left = [] if claimed is None else [i for i in instance_ids if i not in claimed]
             fired = [i for i in instance_ids if i not in left and _step_if_due(i, now)]
     except Exception:  # rolled back: the work of every instance in the group is undone

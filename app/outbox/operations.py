@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
@@ -74,13 +76,42 @@ _INSERT_ONE = insert(_TABLE).returning(_TABLE.c.id)
 _INSERT = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
 
 
+_INSERT_PLAIN = insert(_TABLE)
+#: session.info key: rows :func:`insert_messages` leaves to the end of :func:`insert_later`.
+_LATER = "estateflow.outbox.insert_later"
+
+
+@contextmanager
+def insert_later() -> Iterator[None]:
+    """Within the block, :func:`insert_messages` collects its rows (the messages get no id and
+    stay out of the session), and they are written in one statement when the block ends
+    without an error — for work that sends many messages and reads none back before it
+    commits (a timer pass's group). A duplicate key then fails the whole block."""
+    session = db.session()
+    rows: list[dict[str, Any]] = []
+    outer = session.info.get(_LATER)
+    session.info[_LATER] = rows
+    try:
+        yield
+    finally:
+        session.info[_LATER] = outer
+        if outer is None:
+            session.info.pop(_LATER, None)
+    if rows:
+        session.connection().execute(_INSERT_PLAIN, rows)
+
+
 def insert_messages(messages: list[OutboxMessage]) -> None:
     """INSERT rows made by :func:`new_message` in one statement and attach them to the
     session as persistent (ids set), without the ORM's unit of work: a notification pass
-    writes one or two per reminder."""
+    writes one or two per reminder. (Inside :func:`insert_later`: at its end.)"""
     if not messages:
         return
     rows = [{key: getattr(m, key) for key in _COLUMNS} for m in messages]
+    later: list[dict[str, Any]] | None = db.session.info.get(_LATER)
+    if later is not None:
+        later.extend(rows)
+        return
     connection = db.session.connection()
     if len(rows) == 1:  # the usual case: a plain INSERT … RETURNING, no batching machinery
         ids = [connection.execute(_INSERT_ONE, rows[0]).scalar_one()]

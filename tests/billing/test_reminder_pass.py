@@ -96,10 +96,14 @@ def test_a_group_reads_its_cases_and_bills_once_and_each_case_gets_its_own(
     world.until(due + timedelta(days=29))
     reads: list[str] = []
 
+    inserts: list[str] = []
+
     def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.lstrip().startswith("SELECT") and (
                 "FROM dunning_case" in statement or "FROM bill" in statement):
             reads.append(statement)
+        if statement.startswith("INSERT INTO outbox_message"):
+            inserts.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", note)
     try:
@@ -107,6 +111,7 @@ def test_a_group_reads_its_cases_and_bills_once_and_each_case_gets_its_own(
     finally:
         event.remove(db.engine, "before_cursor_execute", note)
     assert len(reads) == 2  # one for the cases, one for the bills: not two per case
+    assert len(inserts) == 1  # the group's messages are written together
     for unit in world.units:
         case = world.case(unit)
         assert case is not None
