@@ -13,6 +13,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -210,6 +211,20 @@ def _store_state(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
         listener(instance, workflow)
 
 
+def _set_status(instance: ProcessInstance, workflow: BpmnWorkflow, titles: list[str],
+                now: datetime) -> None:
+    if InstanceStatus(instance.status) in (InstanceStatus.CANCELLED, InstanceStatus.SUSPENDED,
+                                           InstanceStatus.COMPLETED, InstanceStatus.ERROR):
+        return
+    if workflow.is_completed():
+        instance.status = InstanceStatus.COMPLETED.value
+        instance.ended_at = now
+        record_event(instance, EventKind.FINISHED)
+    else:
+        busy = titles or engine_tasks.ready_service_tasks(workflow)
+        instance.status = (InstanceStatus.RUNNING if busy else InstanceStatus.WAITING).value
+
+
 def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
                    open_rows: list[HumanTask] | None,
                    subscriptions_before: Counter[CatchKey] | None,
@@ -217,17 +232,9 @@ def _save_workflow(instance: ProcessInstance, workflow: BpmnWorkflow, new: bool,
                    new_subscriptions: list[dict[str, Any]] | None) -> list[HumanTask]:
     now = clock.now()
     titles, still_open = _sync_tasks(instance, workflow, new, open_rows)
-    status = InstanceStatus(instance.status)
-    if status not in (InstanceStatus.CANCELLED, InstanceStatus.SUSPENDED,
-                      InstanceStatus.COMPLETED, InstanceStatus.ERROR):
-        if workflow.is_completed():
-            instance.status = InstanceStatus.COMPLETED.value
-            instance.ended_at = now
-            record_event(instance, EventKind.FINISHED)
-        else:
-            busy = titles or engine_tasks.ready_service_tasks(workflow)
-            instance.status = (InstanceStatus.RUNNING if busy else InstanceStatus.WAITING).value
-    _set_steps_and_timer(instance, workflow, titles)
+    if not state_saved:  # else save_new_row set them from this very workflow
+        _set_status(instance, workflow, titles, now)
+        _set_steps_and_timer(instance, workflow, titles)
     _sync_subscriptions(instance, workflow, new, subscriptions_before,
                         new_subscriptions if new else None)
     if not state_saved:
@@ -275,7 +282,8 @@ def _sync_subscriptions(instance: ProcessInstance, workflow: BpmnWorkflow, new: 
         return  # waits on nothing and has no rows: nothing to query or write
     if before is not None and before == Counter({k: len(v) for k, v in wanted.items()}):
         return  # the same catches as the rows hold
-    instance.subscribed = bool(wanted)
+    if instance.subscribed != bool(wanted):
+        instance.subscribed = bool(wanted)
     rows = [] if new else list(db.session.scalars(_SUBSCRIPTIONS,
                                                   {"instance_id": instance.id}))
     for row in rows:
