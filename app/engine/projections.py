@@ -12,7 +12,8 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -200,12 +201,29 @@ def stepping_group() -> tuple[int, ...] | None:
     return group
 
 
+_NOT_KEPT = "estateflow.workflows_not_kept"
+
+
+@contextmanager
+def workflows_not_kept() -> Iterator[None]:
+    """Within the block, saved workflows are not kept in the workflow cache (a bulk start:
+    their next change is weeks away)."""
+    session = db.session()
+    previous = session.info.get(_NOT_KEPT, False)
+    session.info[_NOT_KEPT] = True
+    try:
+        yield
+    finally:
+        session.info[_NOT_KEPT] = previous
+
+
 def _store_state(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     instance.state = spiff.serialize(workflow)
     instance.state_token = token = uuid.uuid4().hex
-    if stepping_group() is None:
-        # Kept for the instance's next change. Not after a timer pass's step: the next one is
-        # rarely soon, and thousands of kept workflows would only make garbage collection slow.
+    if stepping_group() is None and not db.session.info.get(_NOT_KEPT):
+        # Kept for the instance's next change. Not after a timer pass's step or a bulk start:
+        # the next one is rarely soon, and thousands of kept workflows would only make
+        # garbage collection slow.
         workflow_cache.put(token, workflow)
     for listener in _state_listeners.get(instance.flow, ()):
         listener(instance, workflow)

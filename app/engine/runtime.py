@@ -37,6 +37,7 @@ from app.engine.projections import (
     open_task_rows,
     save_new_row,
     save_workflow,
+    workflows_not_kept,
 )
 from app.engine.stepping import raise_incident, step
 from app.errors import Conflict, FieldErrors, Forbidden, NotFound
@@ -96,8 +97,10 @@ def start_instances(
     actor: Actor | None = None,
 ) -> list[ProcessInstance]:
     """:func:`start_instance` for many instances of one flow and project (a billing run's
-    dunning cases): the same rows, history and projections, written in two flushes for all."""
-    with acting_as(actor) if actor is not None else nullcontext():
+    dunning cases): the same rows, history and projections, written in two flushes for all.
+    Their workflows are not kept in memory (they wait weeks for their next change)."""
+    with (acting_as(actor) if actor is not None else nullcontext(),
+          workflows_not_kept() if len(items) > 1 else nullcontext()):
         if project_id not in existing_project_ids({project_id}) or not in_scope(project_id):
             raise FieldErrors({"project_id": "no such project"})
         for item in items:

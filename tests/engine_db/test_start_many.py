@@ -9,6 +9,7 @@ from app.audit.actor import Actor, acting_as
 from app.engine import runtime
 from app.engine.models import HumanTask, InstanceEvent, ProcessInstance
 from app.engine.runtime import NewInstance
+from app.engine.workflow_cache import cache as workflow_cache
 from app.errors import FieldErrors
 from app.extensions import db
 
@@ -46,3 +47,16 @@ def test_one_bad_business_key_starts_none(deployed, create_project):
             NewInstance({}, "T-1"), NewInstance({}, "X" * 65)])
     assert "business_key" in raised.value.fields
     assert _count(ProcessInstance) == before
+
+
+def test_many_instances_started_together_are_not_kept_in_memory(deployed, create_project):
+    """A billing run's cases change next weeks later: keeping thousands of their workflows
+    would only fill the cache."""
+    project = create_project("A")
+    workflow_cache.clear()
+    with acting_as(Actor(None, "billing run")):
+        runtime.start_instances("ticket", project.id, [NewInstance({"n": n}) for n in range(3)])
+    assert len(workflow_cache) == 0
+    with acting_as(Actor(None, "billing run")):
+        runtime.start_instance("ticket", project.id, {"n": 9})
+    assert len(workflow_cache) == 1  # one started alone is kept for its next change
