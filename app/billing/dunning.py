@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.audit.actor import Actor
@@ -183,10 +184,19 @@ def open_cases_for(unit_ids: Sequence[int], today: date | None = None
              "oldest_due": case.oldest_due.isoformat(), "last_reminder_at": None,
              "restarted_at": None, "freeze_decided": False, "frozen": False},
             business_key=f"CJ-{unit.id}-{today:%Y%m%d}") for case, unit in group], actor=SYSTEM)
-        for (case, _unit), instance in zip(group, instances, strict=True):
-            case.instance_id = instance.id
+        links = [{"case_id": case.id, "instance_id": instance.id}
+                 for (case, _unit), instance in zip(group, instances, strict=True)]
+        # One statement for the batch, past the ORM's per-object bookkeeping.
+        db.session.connection().execute(_LINK_INSTANCE, links)
+        for (case, _unit), link in zip(group, links, strict=True):
+            set_committed_value(case, "instance_id", link["instance_id"])
     db.session.flush()
     return [cases[u] for u in unit_ids]
+
+
+_LINK_INSTANCE = (update(DunningCase.__table__)
+                  .where(DunningCase.__table__.c.id == bindparam("case_id"))
+                  .values(instance_id=bindparam("instance_id")))
 
 
 def units_needing_a_case(today: date, project_id: int | None = None) -> list[int]:

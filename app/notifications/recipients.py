@@ -45,6 +45,9 @@ class Recipient:
     role: str | None = None
     phone: str | None = None
     language: str | None = None  # for raw phones; users' own language wins
+    #: The phone is in E.164 already, as a record that validated it on entry stores it: it is
+    #: not parsed again.
+    e164: bool = False
 
     @classmethod
     def user(cls, user_id: int) -> Recipient:
@@ -57,6 +60,11 @@ class Recipient:
     @classmethod
     def to_phone(cls, phone: str, language: str | None = None) -> Recipient:
         return cls(phone=phone, language=language)
+
+    @classmethod
+    def to_stored_phone(cls, phone: str) -> Recipient:
+        """A phone number as a record stores it (validated, E.164)."""
+        return cls(phone=phone, e164=True)
 
 
 RecipientLike = Recipient | int | str
@@ -145,6 +153,9 @@ def resolve(recipients: Iterable[RecipientLike], project_id: int | None) -> list
                 raise RecipientError(f"unknown role {recipient.role!r}")
             users.extend(_users_with_role(recipient.role, project_id))
         elif recipient.phone is not None:
+            if recipient.e164:
+                phones.append((recipient.phone, recipient.language))
+                continue
             try:
                 phones.append((normalise_phone(recipient.phone), recipient.language))
             except FieldErrors as exc:

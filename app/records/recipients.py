@@ -75,7 +75,7 @@ def customer_recipients(value: str, context: ServiceContext) -> list[Recipient]:
     if customer.user_id is not None:
         return [Recipient.user(customer.user_id)]
     phone = phone_e164(customer.phone_enc)
-    return [Recipient.to_phone(phone)] if phone else []
+    return [Recipient.to_stored_phone(phone)] if phone else []
 
 
 def register() -> None:

@@ -35,6 +35,16 @@ def test_phone_numbers_are_normalised_to_e164():
         normalise_phone("not a number")
 
 
+def test_a_stored_phone_is_used_as_it_is(template_dir, create_project):
+    """A number a record stores (validated, E.164 on entry) is not parsed again; one typed in
+    is normalised."""
+    project = create_project()
+    messages = notify("repair.accepted", project_id=project.id,
+                      recipients=[Recipient.to_stored_phone("+8613800138000"),
+                                  Recipient.to_phone("139 0013 9000")],
+                      data=DATA, idempotency_key="t1", channels=["sms"])
+    assert sorted(m.recipient for m in messages) == ["+8613800138000", "+8613900139000"]
+
 def test_user_gets_every_channel_with_a_template(template_dir, create_project, create_user):
     project = create_project()
     user = create_user("technician", projects=[project])
