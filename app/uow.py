@@ -51,6 +51,23 @@ def _forget_rolled_back(_session: Session, transaction: SessionTransaction) -> N
         pending[:] = [p for p in pending if not _inside(p[1], transaction)]
 
 
+@contextmanager
+def session_flag(key: str) -> Iterator[None]:
+    """Set ``db.session.info[key]`` within the block (the previous value comes back after): a
+    mode of the work in progress that code further down reads with :func:`session_flagged`."""
+    session = db.session()
+    previous = session.info.get(key, False)
+    session.info[key] = True
+    try:
+        yield
+    finally:
+        session.info[key] = previous
+
+
+def session_flagged(key: str) -> bool:
+    return bool(db.session().info.get(key))
+
+
 def keep_changes_on_error() -> None:
     """Commit this request's changes even though it answers with an error (failed logins)."""
     g._keep_changes = True

@@ -12,8 +12,8 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from app.engine.models import (
 )
 from app.engine.workflow_cache import cache as workflow_cache
 from app.extensions import db
+from app.uow import session_flag, session_flagged
 
 STEPS_LENGTH = 500
 
@@ -204,23 +205,16 @@ def stepping_group() -> tuple[int, ...] | None:
 _NOT_KEPT = "estateflow.workflows_not_kept"
 
 
-@contextmanager
-def workflows_not_kept() -> Iterator[None]:
+def workflows_not_kept() -> AbstractContextManager[None]:
     """Within the block, saved workflows are not kept in the workflow cache (a bulk start:
     their next change is weeks away)."""
-    session = db.session()
-    previous = session.info.get(_NOT_KEPT, False)
-    session.info[_NOT_KEPT] = True
-    try:
-        yield
-    finally:
-        session.info[_NOT_KEPT] = previous
+    return session_flag(_NOT_KEPT)
 
 
 def _store_state(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     instance.state = spiff.serialize(workflow)
     instance.state_token = token = uuid.uuid4().hex
-    if stepping_group() is None and not db.session.info.get(_NOT_KEPT):
+    if stepping_group() is None and not session_flagged(_NOT_KEPT):
         # Kept for the instance's next change. Not after a timer pass's step or a bulk start:
         # the next one is rarely soon, and thousands of kept workflows would only make
         # garbage collection slow.

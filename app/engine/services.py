@@ -19,8 +19,8 @@ and never the personal data behind it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from app.notifications.service import notify
 from app.notifications.templates import ROOT as TEMPLATES_ROOT
 from app.notifications.templates import TemplateStore
 from app.outbox.operations import enqueue
+from app.uow import session_flag, session_flagged
 
 #: Rounds of "run the ready service tasks, advance" one step may take (a loop in a diagram
 #: made only of service tasks ends here as an incident instead of spinning forever).
@@ -204,8 +205,7 @@ class StepFailed(Exception):
     before it and step again outside the block (where the failure becomes an incident)."""
 
 
-@contextmanager
-def unguarded_handlers() -> Iterator[None]:
+def unguarded_handlers() -> AbstractContextManager[None]:
     """Within the block, service handlers run without a savepoint each, and a step that fails
     raises :class:`StepFailed` instead of becoming an incident.
 
@@ -215,17 +215,11 @@ def unguarded_handlers() -> Iterator[None]:
     costs a rollback and a second, guarded step instead, and the outcome is the same. (The
     handlers before the failing one then run twice, with the same idempotency keys, as on any
     retry: a handler that reaches outside the database must use its key.)"""
-    session = db.session()
-    previous = session.info.get(_UNGUARDED, False)
-    session.info[_UNGUARDED] = True
-    try:
-        yield
-    finally:
-        session.info[_UNGUARDED] = previous
+    return session_flag(_UNGUARDED)
 
 
 def handlers_unguarded() -> bool:
-    return bool(db.session().info.get(_UNGUARDED))
+    return session_flagged(_UNGUARDED)
 
 
 def run_to_wait(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.audit.actor import Actor, acting_as
-from app.engine import deployments, spiff
+from app.engine import deployments, runtime, spiff
 from app.engine.deployments import read_bundle
 from app.engine.models import Deployment
 from tests.conftest import PASSWORD
@@ -63,3 +63,13 @@ def token_headers(client: Any) -> Callable[[str], dict[str, str]]:
         return {"Authorization": f"Bearer {response.get_json()['token']}"}
 
     return make
+
+
+@pytest.fixture
+def ticket(deployed: Any, create_project: Any, create_user: Any) -> tuple[Any, Any]:
+    """A started "ticket" instance (waiting at its first user task) and a supervisor."""
+    project = create_project("A")
+    user = create_user("supervisor", projects=[project])
+    with acting_as(Actor(user.id, "sup")):
+        instance = runtime.start_instance("ticket", project.id, {}, "T-1")
+    return instance, user

@@ -17,15 +17,6 @@ from app.errors import FieldErrors
 from app.extensions import db
 
 
-@pytest.fixture
-def ticket(deployed, create_project, create_user):
-    project = create_project("A")
-    user = create_user("supervisor", projects=[project])
-    with acting_as(Actor(user.id, "sup")):
-        instance = runtime.start_instance("ticket", project.id, {}, "T-1")
-    return instance, user
-
-
 def _open(instance: ProcessInstance) -> HumanTask:
     return db.session.scalars(select(HumanTask).where(
         HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)).one()
