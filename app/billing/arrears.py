@@ -80,24 +80,23 @@ def bill_json(bill: Bill, today: date | None = None,
     return data
 
 
+def _overdue_rows(units: Any, *leading: Any) -> Any:
+    """The overdue bills (open, due before ``:today``) of ``units`` as a reminder lists them,
+    oldest first; ``leading``: columns put first and sorted on first."""
+    return (
+        select(*leading, Bill.number, FeeItem.name, Bill.period_start, Bill.period_months,
+               Bill.due_date, Bill.amount_fen - Bill.paid_fen)
+        .join(FeeItem, FeeItem.id == Bill.fee_item_id)
+        .where(units, Bill.status == "open", Bill.due_date < bindparam("today"))
+        .order_by(*leading, Bill.due_date, Bill.id))
+
+
 #: Built once: a dunning pass asks for every case's arrears. Plain rows, not ORM objects — a
 #: reminder only reads them, and loading 50,000 units' bills as objects cost more than the rest
-#: of the look-up.
-_OVERDUE_ROWS = (
-    select(Bill.number, FeeItem.name, Bill.period_start, Bill.period_months, Bill.due_date,
-           Bill.amount_fen - Bill.paid_fen)
-    .join(FeeItem, FeeItem.id == Bill.fee_item_id)
-    .where(Bill.unit_id == bindparam("unit_id"), Bill.status == "open",
-           Bill.due_date < bindparam("today"))
-    .order_by(Bill.due_date, Bill.id))
-
-
-_OVERDUE_ROWS_OF_UNITS = (
-    select(Bill.unit_id, *_OVERDUE_ROWS.selected_columns)
-    .join(FeeItem, FeeItem.id == Bill.fee_item_id)
-    .where(Bill.unit_id.in_(bindparam("unit_ids", expanding=True)), Bill.status == "open",
-           Bill.due_date < bindparam("today"))
-    .order_by(Bill.unit_id, Bill.due_date, Bill.id))
+#: of the look-up. The second reads many units at once, their id first.
+_OVERDUE_ROWS = _overdue_rows(Bill.unit_id == bindparam("unit_id"))
+_OVERDUE_ROWS_OF_UNITS = _overdue_rows(Bill.unit_id.in_(bindparam("unit_ids", expanding=True)),
+                                       Bill.unit_id)
 
 #: One overdue bill as a reminder lists it: number, item, period start, months, due date,
 #: outstanding fen.

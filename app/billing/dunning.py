@@ -269,11 +269,15 @@ _CASE_OF_INSTANCE = select(DunningCase).where(DunningCase.instance_id == bindpar
 #: Built once (the reminder pass runs them for every case): what a reminder reads of its case —
 #: with the unit's label, one plain row — and the one UPDATE it writes. No ORM objects: the pass
 #: only reads them, and loading and flushing a case per reminder cost more than the rest.
-_REMINDER_CASE = (
-    select(DunningCase.id, DunningCase.unit_id, DunningCase.reminders, DunningCase.log,
-           Building.name, Unit.number)
-    .join(Unit, Unit.id == DunningCase.unit_id).join(Building, Building.id == Unit.building_id)
-    .where(DunningCase.instance_id == bindparam("instance_id")))
+def _reminder_cases(instances: Any, *leading: Any) -> Any:
+    return (select(*leading, DunningCase.id, DunningCase.unit_id, DunningCase.reminders,
+                   DunningCase.log, Building.name, Unit.number)
+            .join(Unit, Unit.id == DunningCase.unit_id)
+            .join(Building, Building.id == Unit.building_id)
+            .where(instances))
+
+
+_REMINDER_CASE = _reminder_cases(DunningCase.instance_id == bindparam("instance_id"))
 _CASE_TABLE = DunningCase.__table__
 _REMIND_WHERE = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("case_id"))
 #: Whether anything is overdue: the reminder counts (and is dated) or is only logged. The values
@@ -285,11 +289,9 @@ _REMIND = {
 }
 
 
-#: A timer group's reminders read together (see :func:`_reminder_inputs`).
-_GROUP_CASES = (
-    select(DunningCase.instance_id, *_REMINDER_CASE.selected_columns)
-    .join(Unit, Unit.id == DunningCase.unit_id).join(Building, Building.id == Unit.building_id)
-    .where(DunningCase.instance_id.in_(bindparam("ids", expanding=True))))
+#: A timer group's reminders read together (see :func:`_reminder_inputs`), the instance first.
+_GROUP_CASES = _reminder_cases(DunningCase.instance_id.in_(bindparam("ids", expanding=True)),
+                               DunningCase.instance_id)
 _PREFETCHED = "estateflow.dunning.group_reminders"
 
 

@@ -164,7 +164,6 @@ def claim_group(instance_ids: list[int]) -> Iterator[frozenset[int] | None]:
         db.session.info.pop(STEPPING_GROUP, None)
 
 
-
 def _claimed_row(instance_id: int) -> ProcessInstance | None:
     """The row :func:`claim_group` locked for this instance, once (its state set aside for
     :func:`load_workflow`)."""
@@ -239,7 +238,7 @@ def write_row(instance: ProcessInstance) -> bool:
         if value is not before and value != before:
             changed[key] = value
     if changed:
-        _update_row(instance, changed)
+        _update_row(instance, state, changed)
         # As after the ORM's own flush: a rollback of this transaction or savepoint expires
         # the object, so it is re-read rather than trusted.
         db.session()._register_altered([state])
@@ -248,7 +247,7 @@ def write_row(instance: ProcessInstance) -> bool:
     return True
 
 
-def _update_row(instance: ProcessInstance, changed: dict[str, Any]) -> None:
+def _update_row(instance: ProcessInstance, state: Any, changed: dict[str, Any]) -> None:
     keys = tuple(sorted(changed))
     old = instance.lock_version
     result = db.session.connection().execute(
@@ -257,7 +256,7 @@ def _update_row(instance: ProcessInstance, changed: dict[str, Any]) -> None:
          **{f"v_{k}": changed[k] for k in keys}})
     if result.rowcount != 1:
         raise StaleDataError(f"process instance {instance.id}: lock_version {old} is gone")
-    inspect(instance).dict["lock_version"] = old + 1
+    state.dict["lock_version"] = old + 1
 
 
 @contextmanager
